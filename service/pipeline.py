@@ -1,0 +1,92 @@
+"""The pipeline, start to end: ingest → normalize → outline → segment → chunk → extract → ground → merge.
+
+The CLI, the HTTP app, batch and evals are thin edges over `summarize_*`; none of them reimplements
+a stage. The backend is passed in (built by `service.backends.registry`) so that this module never
+imports an LLM client.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from service import chunk as chunk_stage
+from service import ground, merge, normalize, outline, segment
+from service.backends.base import Backend
+from service.document import Document, RawText
+from service.errors import NotAReportError
+from service.ingest import read_bytes, read_path
+from service.models import Brief, Provenance, Source, schema_hash
+
+#: Below this many CJK characters of prose a text is not a report (a nav bar, an error page).
+MIN_REPORT_CJK_CHARS = 40
+
+
+def analyze(raw: RawText, *, chunk_max_tokens: int = 1500) -> Document:
+    """Everything up to extraction; deterministic and cheap."""
+    text = normalize.normalize(raw.text)
+    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    if cjk < MIN_REPORT_CJK_CHARS:
+        raise NotAReportError(raw.path, f"no report text found ({cjk} Chinese characters after cleaning)")
+    tree = outline.parse(text)
+    sentences = segment.split(text)
+    chunks = chunk_stage.make_chunks(text, tree, sentences, max_tokens=chunk_max_tokens)
+    return Document(
+        path=raw.path, sha256=raw.sha256, text=text, outline=tree, sentences=sentences, chunks=chunks
+    )
+
+
+def summarize_document(doc: Document, backend: Backend, *, with_text: bool = False) -> Brief:
+    started = time.perf_counter()
+    extraction = backend.extract(doc)
+    items, warnings = ground.ground(doc, extraction.drafts)
+    sections = merge.merge(items)
+    warnings = [*extraction.warnings, *warnings, *merge.missing_section_warnings(doc, sections)]
+    overview = extraction.overview or merge.default_overview(doc, sections)
+    usage = extraction.usage
+    return Brief(
+        source=Source(path=doc.path, sha256=doc.sha256, chars=len(doc.text), text=doc.text if with_text else None),
+        report=doc.meta,
+        overview=overview,
+        achievements=sections["achievements"],
+        problems=sections["problems"],
+        plans=sections["plans"],
+        leadership=sections["leadership"],
+        warnings=warnings,
+        provenance=Provenance(
+            backend=backend.name,
+            model=usage.model,
+            prompt_id=usage.prompt_id,
+            prompt_version=usage.prompt_version,
+            prompt_hash=usage.prompt_hash,
+            schema_hash=schema_hash(),
+            cache_hit=usage.cache_hit,
+            chunks=len(doc.chunks),
+            llm_calls=usage.llm_calls,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=usage.cost_usd,
+            elapsed_ms=round((time.perf_counter() - started) * 1000),
+        ),
+    )
+
+
+def summarize_raw(
+    raw: RawText, backend: Backend, *, with_text: bool = False, chunk_max_tokens: int = 1500
+) -> Brief:
+    started = time.perf_counter()
+    brief = summarize_document(analyze(raw, chunk_max_tokens=chunk_max_tokens), backend, with_text=with_text)
+    brief.provenance.elapsed_ms = round((time.perf_counter() - started) * 1000)
+    return brief
+
+
+def summarize_path(path: str | Path, backend: Backend, *, with_text: bool = False, chunk_max_tokens: int = 1500) -> Brief:
+    return summarize_raw(read_path(path), backend, with_text=with_text, chunk_max_tokens=chunk_max_tokens)
+
+
+def summarize_bytes(
+    data: bytes, filename: str, backend: Backend, *, with_text: bool = False, chunk_max_tokens: int = 1500
+) -> Brief:
+    return summarize_raw(
+        read_bytes(data, filename), backend, with_text=with_text, chunk_max_tokens=chunk_max_tokens
+    )

@@ -1,0 +1,144 @@
+"""Prompts as versioned files.
+
+Layout: `prompts/<id>/v<version>.toml`, each file a TOML table with
+
+    id = "extract"            # must match the folder
+    version = "1"             # must match the file name (v1.toml)
+    description = "…"         # for people; not hashed
+    system = '''…'''          # jinja2 template of the system message
+    user = '''…'''            # jinja2 template of the user message
+
+TOML because it is in the standard library (tomllib) and its multi-line literal strings hold Chinese
+text, quotes and braces without escaping. Templates render with `StrictUndefined`: a variable the
+caller forgot is a `PromptError`, never an empty hole in the prompt. The content hash covers id,
+version and both templates, so editing a prompt without bumping its version still changes every
+cache key and the Brief's provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from service.errors import PromptError
+
+_VERSION_RE = re.compile(r"^v(\d+(?:\.\d+)*)$")
+
+
+def default_prompts_dir() -> Path:
+    """`prompts/` at the repository root (next to the `service` package)."""
+    return Path(__file__).resolve().parent.parent / "prompts"
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    system: str
+    user: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    version: str
+    system: str
+    user: str
+    description: str = ""
+    path: str = ""
+    _env: jinja2.Environment = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    @property
+    def hash(self) -> str:
+        data = json.dumps(
+            {"id": self.id, "version": self.version, "system": self.system, "user": self.user},
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+    def render(self, **variables: Any) -> RenderedPrompt:
+        env = self._env or _environment()
+        try:
+            system = env.from_string(self.system).render(**variables)
+            user = env.from_string(self.user).render(**variables)
+        except jinja2.UndefinedError as exc:
+            raise PromptError(f"prompt {self.id} v{self.version}: {exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise PromptError(f"prompt {self.id} v{self.version}: {exc}") from None
+        return RenderedPrompt(system=system.strip(), user=user.strip())
+
+
+def _environment() -> jinja2.Environment:
+    # Not HTML: autoescape would turn the report's quotes into entities and change what the model reads.
+    return jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def available_versions(prompt_id: str, root: Path | None = None) -> list[str]:
+    folder = (root or default_prompts_dir()) / prompt_id
+    versions = []
+    for path in folder.glob("v*.toml") if folder.is_dir() else []:
+        m = _VERSION_RE.match(path.stem)
+        if m:
+            versions.append(m.group(1))
+    return sorted(versions, key=_version_key)
+
+
+def load_prompt(prompt_id: str, version: str | None = None, root: Path | None = None) -> Prompt:
+    """The prompt `prompt_id` at `version` (the newest when None) from `root` (`prompts/` by default)."""
+    return _load(prompt_id, version, str(root or default_prompts_dir()))
+
+
+@lru_cache(maxsize=64)
+def _load(prompt_id: str, version: str | None, root: str) -> Prompt:
+    if not re.fullmatch(r"[a-z0-9_-]+", prompt_id):
+        raise PromptError(f"bad prompt id {prompt_id!r}")
+    versions = available_versions(prompt_id, Path(root))
+    if not versions:
+        raise PromptError(f"no prompt {prompt_id!r} under {root}")
+    if version is None:
+        version = versions[-1]
+    version = version.removeprefix("v")
+    if version not in versions:
+        raise PromptError(f"prompt {prompt_id!r} has no version {version!r} (have: {', '.join(versions)})")
+    path = Path(root) / prompt_id / f"v{version}.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PromptError(f"{path}: {exc}") from None
+    for key in ("id", "version", "system", "user"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise PromptError(f"{path}: missing or empty string field {key!r}")
+    if data["id"] != prompt_id or data["version"] != version:
+        raise PromptError(f"{path}: declares {data['id']} v{data['version']}, file name says {prompt_id} v{version}")
+    env = _environment()
+    for key in ("system", "user"):
+        try:
+            env.parse(data[key])
+        except jinja2.TemplateSyntaxError as exc:
+            raise PromptError(f"{path}: {key} template: {exc}") from None
+    return Prompt(
+        id=prompt_id,
+        version=version,
+        system=data["system"],
+        user=data["user"],
+        description=str(data.get("description", "")),
+        path=str(path),
+        _env=env,
+    )

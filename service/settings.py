@@ -1,0 +1,70 @@
+"""Settings from the environment (GOVBRIEF_*), read once per process by `get_settings()`."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+StructuredMode = Literal["json_schema", "json_object_schema", "json_object", "text", "auto"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOVBRIEF_", env_file=None, extra="ignore")
+
+    # Which backend a request gets when it names none: the LLM if one is configured, else rules.
+    backend: Literal["auto", "rules", "openai"] = "auto"
+
+    # --- LLM endpoint (any OpenAI-compatible server) ---
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_concurrency: int = Field(default=4, ge=1, le=256)
+    llm_max_retries: int = Field(default=4, ge=0)
+    llm_max_call_seconds: float = Field(default=180.0, gt=0, description="Bound on one call, retries included")
+    llm_reasks: int = Field(default=2, ge=0, description="Re-asks after an invalid answer")
+    llm_temperature: float = 0.0
+    llm_max_tokens: int = Field(default=2048, ge=64)
+    llm_structured_output: StructuredMode = "json_schema"
+    llm_price_prompt_per_1k: float | None = None
+    llm_price_completion_per_1k: float | None = None
+    prompt_id: str = "extract"
+    prompt_version: str | None = None  # newest when unset
+
+    # --- pipeline ---
+    chunk_max_tokens: int = Field(default=1500, ge=100)
+
+    # --- cache and data ---
+    cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("govbrief")))
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("govbrief")))
+
+    # --- HTTP service ---
+    api_keys: str | None = Field(default=None, description="Comma-separated bearer keys; unset = open")
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    cors_origins: str | None = None
+
+    @model_validator(mode="after")
+    def _fallback_api_key(self) -> Settings:
+        if self.llm_api_key is None and os.environ.get("OPENAI_API_KEY"):
+            self.llm_api_key = SecretStr(os.environ["OPENAI_API_KEY"])
+        return self
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_model and (self.llm_base_url or self.llm_api_key))
+
+    def default_backend(self) -> str:
+        if self.backend != "auto":
+            return self.backend
+        return "openai" if self.llm_configured else "rules"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
