@@ -19,8 +19,12 @@ from importlib.resources import files
 from pathlib import Path, PurePath
 
 import charset_normalizer
+import docx
 import trafilatura
+from docx.document import Document as DocxDocument
+from docx.table import Table, _Cell
 from lxml import html as lxml_html
+from pypdf import PdfReader
 
 from service.document import RawText
 from service.errors import (
@@ -34,15 +38,23 @@ from service.errors import (
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx"}
 
-_FORMAT_OF_SUFFIX = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
+_FORMAT_OF_SUFFIX = {
+    ".txt": "txt",
+    ".md": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+}
 
-# Checked longest first: the UTF-32-LE BOM starts with the UTF-16-LE one.
+# (bom, codec for the bytes after it, name reported). Longest first: the UTF-32-LE BOM starts with
+# the UTF-16-LE one.
 _BOMS = [
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le", "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "utf-32"),
+    (codecs.BOM_UTF8, "utf-8", "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "utf-16"),
 ]
 
 # Labels charset-normalizer (and web pages) use for Chinese legacy encodings. gb18030 is a strict
@@ -52,7 +64,9 @@ _CHINESE_LEGACY = {"gb2312", "gbk", "gb18030", "big5", "big5hkscs", "cp936", "cp
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
-_HTML_START = re.compile(rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.IGNORECASE | re.DOTALL)
+_HTML_START = re.compile(
+    rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.IGNORECASE | re.DOTALL
+)
 # A "suffix" such as ".2023年报告" in "青禾县.2023年报告" is part of the name, not a file type.
 _REAL_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}")
 
@@ -64,6 +78,8 @@ def read_path(path: str | os.PathLike[str]) -> RawText:
         raise FileMissingError(name, "no such file")
     if p.is_dir():
         raise InputError(name, "is a directory, not a report file")
+    if not p.is_file():  # a FIFO or device would block or never end
+        raise InputError(name, "is not a regular file")
     try:
         data = p.read_bytes()
     except PermissionError:
@@ -130,7 +146,8 @@ def _format_of(data: bytes, name: str, suffix: str) -> str:
 
 def _sniff(data: bytes) -> str | None:
     head = data[:2048]
-    if b"%PDF-" in head[:1024]:  # the spec allows junk before the header
+    # Readers accept junk before the header, so look a little further than byte 0.
+    if b"%PDF-" in head[:1024] and (data.lstrip().startswith(b"%PDF-") or b"%%EOF" in data[-2048:]):
         return "pdf"
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "doc"
@@ -140,10 +157,8 @@ def _sniff(data: bytes) -> str | None:
                 return "docx" if "word/document.xml" in z.namelist() else "zip"
         except zipfile.BadZipFile:
             return "zip"
-    for bom, _ in _BOMS:
-        if head.startswith(bom):
-            head = head[len(bom) :]
-            break
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8) :]
     if _HTML_START.match(head):
         return "html"
     return None
@@ -154,12 +169,12 @@ def _supported() -> str:
 
 
 def _decode_text(data: bytes, name: str) -> tuple[str, str]:
-    for bom, encoding in _BOMS:
+    for bom, codec, label in _BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom) :].decode(encoding), encoding + "-sig" * (encoding == "utf-8")
+                return data[len(bom) :].decode(codec), label
             except UnicodeDecodeError:
-                raise BinaryDataError(name, f"has a {encoding} byte-order mark but is not {encoding}") from None
+                raise BinaryDataError(name, f"has a {label} byte-order mark but is not {label}") from None
     if b"\x00" in data:
         raise BinaryDataError(name, "binary data (NUL bytes), not text")
     try:
@@ -189,14 +204,27 @@ def _decode_legacy(data: bytes, name: str) -> tuple[str, str]:
 
 
 def _mostly_cjk(text: str) -> bool:
+    """Chinese text plus the punctuation GB text carries (“” — ① ，)."""
     non_ascii = [ch for ch in text if ord(ch) > 0x7F]
-    cjk = sum(1 for ch in non_ascii if "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef")
+    cjk = sum(
+        1
+        for ch in non_ascii
+        if "\u3000" <= ch <= "\u9fff" or "\u2000" <= ch <= "\u24ff" or "\uff00" <= ch <= "\uffef"
+    )
     return cjk >= 0.8 * len(non_ascii)
 
 
 def _decode_html_bytes(data: bytes, name: str) -> tuple[str, str]:
-    """Honor a meta charset (gbk pages are common), but fall back to detection when it lies."""
-    if not any(data.startswith(bom) for bom, _ in _BOMS):
+    """Honor a meta charset (gbk pages are common), but fall back to detection when it lies.
+
+    Valid UTF-8 with Chinese in it is almost never GBK, while pages saying gb2312 but served as
+    UTF-8 are common, so a BOM or clean UTF-8 beats the declaration.
+    """
+    if not any(data.startswith(bom) for bom, _, _ in _BOMS):
+        try:
+            return data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
         declared = _META_CHARSET.search(data[:4096])
         if declared:
             label = declared.group(1).decode("ascii").lower()
@@ -227,74 +255,69 @@ def _read_html(data: bytes, name: str) -> tuple[str, str]:
 
 
 _DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "template")
-_BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "br", "table", "section", "article", "pre", "td", "th"}
+_BLOCK_TAGS = ("p", "div", "br", "li", "tr", "td", "th", "table", "section", "article", "pre")
+_BLOCK_TAGS += ("h1", "h2", "h3", "h4", "h5", "h6")
 
 
 def _html_fallback_text(markup: str) -> str:
     """Trafilatura gives up on tiny or odd pages; then take every text node outside page chrome."""
+    parser = lxml_html.HTMLParser(encoding="utf-8")
     try:
-        root = lxml_html.fromstring(markup)
+        root = lxml_html.document_fromstring(markup.encode("utf-8"), parser=parser)
     except Exception:  # lxml raises several types (ParserError, ValueError) for junk input
         return ""
     for el in root.xpath("//" + " | //".join(_DROP_TAGS)):
         el.drop_tree()
-    parts: list[str] = []
-    for el in root.iter():
-        if not isinstance(el.tag, str):  # comments, processing instructions
-            continue
-        if el.tag in _BLOCK_TAGS:
-            parts.append("\n")
-        parts.append(el.text or "")
-        parts.append("\n" if el.tag in _BLOCK_TAGS else "")
-        parts.append(el.tail or "")
-    lines = (line.strip() for line in "".join(parts).split("\n"))
+    for el in root.iter(*_BLOCK_TAGS):
+        el.text = "\n" + (el.text or "")
+        el.tail = "\n" + (el.tail or "")
+    lines = (line.strip() for line in root.text_content().split("\n"))
     return "\n".join(line for line in lines if line)
 
 
 def _read_pdf(data: bytes, name: str) -> tuple[str, None]:
-    from pypdf import PdfReader  # imported lazily: pypdf is slow to import and rarely needed
-
     # pypdf raises a zoo of exception types on damaged files; all of them mean "corrupt" here.
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DecodeError(name, "encrypted PDF (needs a password)")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except DecodeError:
-        raise
+        locked = reader.is_encrypted and not reader.decrypt("")
+        pages = [] if locked else [page.extract_text() or "" for page in reader.pages]
     except Exception as e:
-        raise DecodeError(name, f"corrupt PDF ({type(e).__name__}: {e})".splitlines()[0]) from None
+        raise DecodeError(name, f"corrupt PDF ({_one_line(e)})") from None
+    if locked:
+        raise DecodeError(name, "encrypted PDF (needs a password)")
     if not any(page.strip() for page in pages):
         raise DecodeError(name, f"no text layer (scanned PDF?) in {len(pages)} page(s)")
     return "\n".join(page.rstrip("\n") for page in pages), None
 
 
 def _read_docx(data: bytes, name: str) -> tuple[str, None]:
-    import docx
-    from docx.table import Table
-
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as e:  # zip, XML and package errors alike
-        raise DecodeError(name, f"corrupt .docx ({type(e).__name__}: {e})".splitlines()[0]) from None
+        raise DecodeError(name, f"corrupt .docx ({_one_line(e)})") from None
 
     lines: list[str] = []
 
-    def walk(container: object) -> None:
-        for block in container.iter_inner_content():  # type: ignore[attr-defined]
+    def walk(container: DocxDocument | _Cell) -> None:
+        for block in container.iter_inner_content():
             if isinstance(block, Table):
-                seen: set[int] = set()
+                seen: set[object] = set()
                 for row in block.rows:
                     for cell in row.cells:
                         # A merged cell is returned once per grid column it spans.
-                        if id(cell._tc) not in seen:
-                            seen.add(id(cell._tc))
+                        if cell._tc not in seen:
+                            seen.add(cell._tc)
                             walk(cell)
             else:
                 lines.append(block.text)
 
     walk(document)
     return "\n".join(lines), None
+
+
+def _one_line(e: Exception) -> str:
+    first = (str(e).splitlines() or [""])[0]
+    return f"{type(e).__name__}: {first}"[:200]
 
 
 _DECODERS: dict[str, Callable[[bytes, str], tuple[str, str | None]]] = {

@@ -39,7 +39,8 @@ def analyze(raw: RawText, *, chunk_max_tokens: int = 1500) -> Document:
 def summarize_document(doc: Document, backend: Backend, *, with_text: bool = False) -> Brief:
     started = time.perf_counter()
     extraction = backend.extract(doc)
-    items, warnings = ground.ground(doc, extraction.drafts)
+    chunk_ids = {c.id: {s.id for s in c.sentences} for c in doc.chunks}
+    items, warnings = ground.ground(doc, extraction.drafts, chunk_sentence_ids=chunk_ids)
     sections = merge.merge(items)
     warnings = [*extraction.warnings, *warnings, *merge.missing_section_warnings(doc, sections)]
     overview = extraction.overview or merge.default_overview(doc, sections)

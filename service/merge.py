@@ -1,0 +1,84 @@
+"""Merge grounded items from all chunks: dedupe near-duplicates, order by position, warn on gaps."""
+
+from __future__ import annotations
+
+from rapidfuzz import fuzz
+
+from service.document import Document, SectionKind
+from service.models import CATEGORY_LABELS_ZH, SECTION_NAMES, Item, Span
+
+_SIMILAR = 88  # rapidfuzz ratio above which two items of one section say the same thing
+
+
+def _overlap(a: list[Span], b: list[Span]) -> float:
+    """Share of the shorter evidence that the other evidence covers."""
+    inter = sum(max(0, min(x.end, y.end) - max(x.start, y.start)) for x in a for y in b)
+    shorter = min(sum(x.end - x.start for x in a), sum(y.end - y.start for y in b)) or 1
+    return inter / shorter
+
+
+def _same(a: Item, b: Item) -> bool:
+    if _overlap(a.evidence, b.evidence) >= 0.6:
+        return True
+    return fuzz.ratio(a.title + a.summary, b.title + b.summary) >= _SIMILAR
+
+
+def _absorb(into: Item, other: Item) -> None:
+    seen = {(s.start, s.end) for s in into.evidence}
+    into.evidence += [s for s in other.evidence if (s.start, s.end) not in seen]
+    into.evidence.sort(key=lambda s: s.start)
+    have = {(m.evidence.start, m.evidence.end) for m in into.metrics}
+    into.metrics += [m for m in other.metrics if (m.evidence.start, m.evidence.end) not in have]
+
+
+def merge(items: list[tuple[str, Item]]) -> dict[str, list[Item]]:
+    sections: dict[str, list[Item]] = {name: [] for name in SECTION_NAMES}
+    for section, item in items:
+        bucket = sections.setdefault(section, [])
+        twin = next((kept for kept in bucket if _same(kept, item)), None)
+        if twin is None:
+            bucket.append(item)
+        else:
+            _absorb(twin, item)
+    for bucket in sections.values():
+        bucket.sort(key=lambda it: it.evidence[0].start)
+    return sections
+
+
+_SECTION_ZH = {"achievements": "主要成效", "problems": "存在问题", "plans": "下一步安排", "leadership": "第一责任人履职"}
+
+
+def missing_section_warnings(doc: Document, sections: dict[str, list[Item]]) -> list[str]:
+    kinds = {n.kind for n in doc.outline.nodes}
+    warnings = []
+    for name, kind in (("achievements", SectionKind.achievements), ("problems", SectionKind.problems), ("plans", SectionKind.plans)):
+        if sections.get(name):
+            continue
+        if kind in kinds:
+            warnings.append(f"the report has a {name} section ({_SECTION_ZH[name]}) but no {name} item was extracted")
+        else:
+            warnings.append(f"no {name} section ({_SECTION_ZH[name]}) found in the report; {name} left empty")
+    return warnings
+
+
+def default_overview(doc: Document, sections: dict[str, list[Item]]) -> str:
+    """A factual one-paragraph overview built from the items (no generated prose)."""
+    meta = doc.meta
+    who = meta.issuer or meta.region or "该报告"
+    year = f"{meta.year}年度" if meta.year else ""
+    parts = [f"{who}{year}法治政府建设报告"]
+    counts = "，".join(
+        f"{_SECTION_ZH[name]}{len(sections[name])}项" for name in ("achievements", "problems", "plans") if sections[name]
+    )
+    if counts:
+        parts.append(f"梳理出{counts}")
+    cats: dict[str, int] = {}
+    for item in sections["achievements"]:
+        label = CATEGORY_LABELS_ZH[item.category]
+        cats[label] = cats.get(label, 0) + 1
+    if cats:
+        top = sorted(cats.items(), key=lambda kv: -kv[1])[:3]
+        parts.append("成效集中在" + "、".join(k for k, _ in top))
+    if sections["problems"]:
+        parts.append("主要问题包括" + "；".join(it.title for it in sections["problems"][:3]))
+    return "，".join(parts) + "。"

@@ -1,0 +1,62 @@
+"""Render a Brief as JSON or as a Markdown brief in Chinese, every item with its citation."""
+
+from __future__ import annotations
+
+from service.models import CATEGORY_LABELS_ZH, Brief, Item, Span
+
+
+def to_json(brief: Brief, *, indent: int | None = 2) -> str:
+    return brief.model_dump_json(indent=indent, exclude_none=False)
+
+
+def _cite(span: Span) -> str:
+    quote = span.quote if len(span.quote) <= 80 else span.quote[:80] + "…"
+    ids = ",".join(span.sentence_ids[:3]) + ("…" if len(span.sentence_ids) > 3 else "")
+    return f"> 「{quote}」 〔{ids}，字符 {span.start}–{span.end}〕"
+
+
+def _item(n: int, item: Item) -> list[str]:
+    lines = [f"{n}. **{item.title}**（{CATEGORY_LABELS_ZH[item.category]}）"]
+    if item.summary and item.summary != item.title:
+        lines.append(f"   {item.summary}")
+    for m in item.metrics:
+        lines.append(f"   - {m.label}：{m.value:g}{m.unit}")
+    lines += ["", *("   " + _cite(span) for span in item.evidence), ""]
+    return lines
+
+
+_SECTIONS = (("achievements", "主要成效"), ("leadership", "第一责任人履职"), ("problems", "存在问题"), ("plans", "下一步安排"))
+
+
+def to_markdown(brief: Brief) -> str:
+    r = brief.report
+    lines = [f"# {r.title or '法治政府建设年度报告简报'}", ""]
+    facts = [
+        ("发布机关", r.issuer),
+        ("地区", r.region),
+        ("报告年度", f"{r.year}年" if r.year else None),
+        ("发布日期", r.published),
+        ("文号", r.doc_number),
+    ]
+    lines += [f"- {k}：{v}" for k, v in facts if v]
+    lines += ["", "## 概览", "", brief.overview or "（无）", ""]
+    sections = brief.sections()
+    for key, heading in _SECTIONS:
+        items = sections[key]
+        if key == "leadership" and not items:
+            continue
+        lines += [f"## {heading}", ""]
+        if not items:
+            lines += ["（报告中未找到）", ""]
+        for i, item in enumerate(items, 1):
+            lines += _item(i, item)
+    if brief.warnings:
+        lines += ["## 提示", "", *(f"- {w}" for w in brief.warnings), ""]
+    p = brief.provenance
+    lines += [
+        "---",
+        f"来源：`{brief.source.path}`（sha256 {brief.source.sha256[:12]}，{brief.source.chars} 字）；"
+        f"后端 {p.backend}" + (f"，模型 {p.model}" if p.model else "") + (f"，提示词 {p.prompt_id}@{p.prompt_version}" if p.prompt_id else ""),
+        "",
+    ]
+    return "\n".join(lines)
