@@ -17,7 +17,7 @@ from service.models import Item, Metric, Span
 def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for s, e in sorted(ranges):
-        if out and s <= out[-1][1] + 1:
+        if out and s <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], e))
         else:
             out.append((s, e))

@@ -255,8 +255,8 @@ def _read_html(data: bytes, name: str) -> tuple[str, str]:
 
 
 _DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "template")
-_BLOCK_TAGS = ("p", "div", "br", "li", "tr", "td", "th", "table", "section", "article", "pre")
-_BLOCK_TAGS += ("h1", "h2", "h3", "h4", "h5", "h6")
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_BLOCK_TAGS = ("p", "div", "br", "li", "tr", "td", "th", "table", "section", "article", "pre", *_HEADINGS)
 
 
 def _html_fallback_text(markup: str) -> str:

@@ -16,6 +16,10 @@ _LABEL_TRIM_HEAD = re.compile(r"^(?:其中|共计|共|累计|全年|全区|全�
 _LABEL_TRIM_TAIL = re.compile(r"(?:达到|达|为|共计|共|累计|约|近|超过|超|逾|均|分别|合计|总计|计)+$")
 
 
+# Labels that are the tail of a phrase, not the thing counted ("跑动次数由", "组织全县", "交通运输等").
+_BAD_LABEL = re.compile(r"(?:由|和|与|及|等|或|从|在|对|向|把|将|全县|全区|全市|全省)$")
+
+
 @dataclass(frozen=True)
 class FoundMetric:
     label: str
@@ -47,7 +51,7 @@ def find_metrics(text: str, start: int = 0, end: int | None = None) -> list[Foun
             i -= 1
         raw_label = text[i : m.start()]
         label = _LABEL_TRIM_TAIL.sub("", _LABEL_TRIM_HEAD.sub("", raw_label))
-        if len(label) < 2 or not re.search(r"[\u4e00-\u9fff]", label):
+        if len(label) < 2 or not re.search(r"[\u4e00-\u9fff]", label) or _BAD_LABEL.search(label):
             continue
         label_start = i + raw_label.index(label)
         value_out = int(value) if value.is_integer() else value

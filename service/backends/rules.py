@@ -21,6 +21,7 @@ _GENERIC = re.compile(
 _OPENER = re.compile(r"(?:存在|体现在|表现在|问题|不足|短板|差距|之处|如下|比如|主要是|包括)[^：]{0,12}：")
 _SENTENCE = re.compile(r"[^。！？\n]+[。！？]?")
 _TITLE_MAX = 30
+MAX_METRICS = 8  # per item: the first figures a section states are its headline ones
 
 
 def _short_title(text: str) -> str:
@@ -65,7 +66,12 @@ class RulesBackend:
         first = _SENTENCE.match(text, body_start, body_end) if body_start < body_end else None
         ranges = [(node.title_start, node.title_end)] if node.title_end > node.title_start else []
         summary = ""
-        if first:
+        points = [c for c in node.children if c.level < 4]
+        if points:
+            # A sub-section of numbered points: its summary is the points' own titles.
+            ranges += [(c.title_start, c.title_end) for c in points]
+            summary = "；".join(c.title.strip("。；") for c in points)
+        elif first:
             s, e = _trim(text, first.start(), first.end())
             if e > s:
                 ranges.append((s, e))
@@ -79,7 +85,7 @@ class RulesBackend:
             summary=summary or title,
             category=category or categorize(title, text[body_start:body_end]),
             ranges=ranges or [(node.start, node.end)],
-            metrics=_metrics(doc, node.start, node.end),
+            metrics=_metrics(doc, node.start, node.end)[:MAX_METRICS],
         )
 
     # --- enumerated problems and plans ----------------------------------------------------------

@@ -1,0 +1,33 @@
+"""`govbrief`: the command line, a thin edge over service.pipeline.
+
+Each subcommand lives in its own module and registers itself on `app` here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="govbrief",
+    help="Grounded briefs of Chinese annual rule-of-law government reports (法治政府建设年度报告): "
+    "achievements, problems and next-year plans, each cited to the sentence that states it.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """Grounded briefs of 法治政府建设年度报告. Run `govbrief COMMAND --help` for each command."""
+
+
+from service.cli import summarize as _summarize  # noqa: E402
+
+app.command("summarize")(_summarize.summarize)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,56 @@
+"""The LLM layer's failure vocabulary, and the one place secrets are scrubbed from messages."""
+
+from __future__ import annotations
+
+from service.errors import ConfigError, LLMError, LLMResponseError, LLMTransportError
+
+__all__ = [
+    "AuthFailed",
+    "ConfigError",
+    "LLMError",
+    "LLMResponseError",
+    "LLMTransportError",
+    "RequestRejected",
+    "TransientError",
+    "Truncated",
+    "redact",
+]
+
+
+class TransientError(LLMTransportError):
+    """Worth another try: 408/409/429/5xx, timeouts, dropped connections."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RequestRejected(LLMError):
+    """The server refused this request as sent (400, 422, 501…): another try of the same request is
+    pointless, a different one (a lower structured-output mode) may work."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AuthFailed(LLMError):
+    """401/403, or a 404 for the model or endpoint: no chunk of any report can succeed, so stop."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Truncated(LLMResponseError):
+    """The answer hit `max_tokens` (`finish_reason == "length"`)."""
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """`text` with every secret replaced. Used on every message that leaves the LLM layer, because
+    servers echo headers in error bodies and exception texts quote them."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
