@@ -165,7 +165,8 @@ def chunk_result_schema() -> dict[str, Any]:
     """The chunk-result JSON Schema in the form OpenAI's strict mode and llama.cpp's grammar accept:
     no $refs, every property required, no additional properties."""
     raw = ChunkResult.model_json_schema()
-    return _strict(raw, raw.get("$defs", {}))  # type: ignore[no-any-return]
+    schema: dict[str, Any] = _strict(raw, raw.get("$defs", {}))
+    return schema
 
 
 def chunk_result_schema_json() -> str:
@@ -221,17 +222,27 @@ class AnswerFormatError(ValueError):
     """An answer that is not the JSON we asked for; the message is meant to be shown to the model."""
 
 
+def strip_reasoning(text: str) -> str:
+    """`text` without `<think>…</think>` blocks (and without a reasoning preamble whose opening tag
+    the server already stripped)."""
+    body = _THINK_RE.sub("", text or "")
+    lower = body.lower()
+    if "</think>" in lower:
+        body = body[lower.rindex("</think>") + len("</think>") :]
+    elif "<think>" in lower:  # cut off mid-thought: nothing after it is an answer
+        body = body[: lower.index("<think>")]
+    return body.strip()
+
+
 def extract_json(text: str) -> Any:
     """The first JSON value in a model's free-text answer.
 
     Reasoning models wrap answers in `<think>…</think>` and chat models in ```json fences; both are
     stripped, then the first `{` or `[` that starts a complete JSON value wins.
     """
-    if text is None:
+    if not text or not text.strip():
         raise AnswerFormatError("回答为空")
-    body = _THINK_RE.sub("", text)
-    if "</think>" in body.lower():  # an opening tag lost to a prefix: drop everything up to the close
-        body = body[body.lower().rindex("</think>") + len("</think>") :]
+    body = strip_reasoning(text)
     candidates = [m.group(1) for m in _FENCE_RE.finditer(body)] + [body]
     decoder = json.JSONDecoder()
     for candidate in candidates:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -139,5 +140,13 @@ def brief_json_schema() -> dict[str, Any]:
 
 def schema_hash(schema: dict[str, Any] | None = None) -> str:
     """Short, stable hash of a JSON Schema (the Brief's by default); part of cache keys."""
-    data = json.dumps(schema if schema is not None else brief_json_schema(), sort_keys=True)
+    if schema is None:
+        return _brief_schema_hash()
+    data = json.dumps(schema, sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _brief_schema_hash() -> str:
+    # Generating the Brief's JSON Schema costs more than briefing a report with the rules backend.
+    return schema_hash(brief_json_schema())

@@ -7,6 +7,7 @@ Layout: `prompts/<id>/v<version>.toml`, each file a TOML table with
     description = "…"         # for people; not hashed
     system = '''…'''          # jinja2 template of the system message
     user = '''…'''            # jinja2 template of the user message
+    reask = '''…'''           # optional: follow-up after an invalid answer ({{ error }})
 
 TOML because it is in the standard library (tomllib) and its multi-line literal strings hold Chinese
 text, quotes and braces without escaping. Templates render with `StrictUndefined`: a variable the
@@ -30,6 +31,7 @@ import jinja2
 
 from service.errors import PromptError
 
+DEFAULT_REASK = "上一次回答不可用：{{ error }}\n请重新回答，只输出符合要求的 JSON，不要其他文字。"
 _VERSION_RE = re.compile(r"^v(\d+(?:\.\d+)*)$")
 
 
@@ -50,6 +52,7 @@ class Prompt:
     version: str
     system: str
     user: str
+    reask: str = ""  # optional template for re-asking after an invalid answer; variable: error
     description: str = ""
     path: str = ""
     _env: jinja2.Environment = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
@@ -57,7 +60,7 @@ class Prompt:
     @property
     def hash(self) -> str:
         data = json.dumps(
-            {"id": self.id, "version": self.version, "system": self.system, "user": self.user},
+            {"id": self.id, "version": self.version, "system": self.system, "user": self.user, "reask": self.reask},
             ensure_ascii=False,
             sort_keys=True,
         )
@@ -73,6 +76,14 @@ class Prompt:
         except jinja2.TemplateError as exc:
             raise PromptError(f"prompt {self.id} v{self.version}: {exc}") from None
         return RenderedPrompt(system=system.strip(), user=user.strip())
+
+    def render_reask(self, **variables: Any) -> str:
+        """The follow-up message after an invalid answer (a generic one if the file has none)."""
+        env = self._env or _environment()
+        try:
+            return env.from_string(self.reask or DEFAULT_REASK).render(**variables).strip()
+        except jinja2.TemplateError as exc:
+            raise PromptError(f"prompt {self.id} v{self.version} reask: {exc}") from None
 
 
 def _environment() -> jinja2.Environment:
@@ -128,9 +139,12 @@ def _load(prompt_id: str, version: str | None, root: str) -> Prompt:
     if data["id"] != prompt_id or data["version"] != version:
         raise PromptError(f"{path}: declares {data['id']} v{data['version']}, file name says {prompt_id} v{version}")
     env = _environment()
-    for key in ("system", "user"):
+    reask = data.get("reask", "")
+    if not isinstance(reask, str):
+        raise PromptError(f"{path}: reask must be a string")
+    for key in ("system", "user", "reask"):
         try:
-            env.parse(data[key])
+            env.parse(data.get(key, ""))
         except jinja2.TemplateSyntaxError as exc:
             raise PromptError(f"{path}: {key} template: {exc}") from None
     return Prompt(
@@ -138,6 +152,7 @@ def _load(prompt_id: str, version: str | None, root: str) -> Prompt:
         version=version,
         system=data["system"],
         user=data["user"],
+        reask=reask,
         description=str(data.get("description", "")),
         path=str(path),
         _env=env,

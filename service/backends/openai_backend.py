@@ -1,0 +1,385 @@
+"""The `openai` backend: any OpenAI-compatible chat endpoint extracts items that cite sentence ids.
+
+Per chunk: render the prompt (numbered sentences) → look up the cache → ask, with the structured
+output mode in force → validate, re-asking with the error a bounded number of times → on
+`finish_reason == "length"` split the chunk in two and ask for each half → turn the answer into
+DraftItems (ids outside the chunk are dropped with a warning) → cache the validated answer. Chunks
+run in parallel; one chunk's failure is a warning, and the Brief is built from the others. A last
+call writes the overview from the extracted items.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from service.chunk import extractable
+from service.document import Chunk, Document, DraftItem, Extraction, SectionKind, Usage
+from service.errors import ConfigError, LLMError, LLMResponseError
+from service.extract import (
+    AnswerFormatError,
+    ChunkResult,
+    chunk_result_schema,
+    chunk_result_schema_json,
+    extract_json,
+    heading_path_text,
+    parse_chunk_result,
+    render_chunk,
+    split_chunk,
+    strip_reasoning,
+    to_drafts,
+)
+from service.llm import structured
+from service.llm.accounting import Meter, cost_usd, count_tokens, estimate_prompt_tokens
+from service.llm.cache import AnswerCache, answer_key
+from service.llm.client import ChatClient, ChatRequest, ChatResponse, OpenAIChatClient
+from service.llm.errors import AuthFailed, RequestRejected, Truncated
+from service.llm.transport import RetryPolicy, Transport
+from service.models import schema_hash
+from service.prompts import Prompt, load_prompt
+from service.settings import Settings
+
+log = logging.getLogger("govbrief.llm")
+
+SECTION_HINTS: dict[SectionKind, str] = {
+    SectionKind.achievements: "工作开展情况与成效",
+    SectionKind.leadership: "党政主要负责人履行第一责任人职责情况",
+    SectionKind.problems: "存在的问题与不足",
+    SectionKind.plans: "下一步工作计划",
+    SectionKind.preamble: "报告开头",
+    SectionKind.closing: "报告结尾",
+    SectionKind.other: "未识别",
+}
+SECTION_ZH = {"achievements": "成效", "problems": "问题", "plans": "计划", "leadership": "第一责任人"}
+
+OVERVIEW_MAX_TOKENS = 512
+OVERVIEW_MAX_CHARS = 400
+_OVERVIEW_TITLES_PER_SECTION = 20
+_REASK_ECHO_CHARS = 1500  # how much of a bad answer is shown back to the model
+
+
+@dataclass
+class RunStats:
+    """What one `extract()` did, beyond what provenance records (for tests, bench and logs)."""
+
+    meter: Meter = field(default_factory=Meter)
+    modes: list[str] = field(default_factory=list)  # the mode of every answer that was accepted
+    rejected_modes: list[str] = field(default_factory=list)
+    splits: int = 0
+    reasks: int = 0
+    failed_chunks: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def note(self, attr: str, value: Any = 1) -> None:
+        with self._lock:
+            current = getattr(self, attr)
+            if isinstance(current, list):
+                current.append(value)
+            else:
+                setattr(self, attr, current + value)
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: ChatClient | None = None,
+        cache: AnswerCache | None = None,
+        use_cache: bool = True,
+        refresh: bool = False,
+        retry: RetryPolicy | None = None,
+        limiter: threading.Semaphore | None = None,
+        prompts_dir: Path | None = None,
+    ) -> None:
+        if not settings.llm_model:
+            raise ConfigError("the openai backend needs a model: set GOVBRIEF_LLM_MODEL")
+        self.settings = settings
+        self.model: str = settings.llm_model
+        self.client: ChatClient = client or OpenAIChatClient.from_settings(settings)
+        self.cache = cache or AnswerCache(Path(settings.cache_dir) / "llm", enabled=use_cache, refresh=refresh)
+        # One semaphore bounds in-flight requests for everything sharing this backend (the HTTP app's
+        # threads, batch), not just the chunks of one report.
+        self.transport = Transport(
+            retry or RetryPolicy.from_settings(settings),
+            limiter or threading.BoundedSemaphore(settings.llm_concurrency),
+        )
+        self.prompt: Prompt = load_prompt(settings.prompt_id, settings.prompt_version, prompts_dir)
+        self.overview_prompt: Prompt = load_prompt("overview", None, prompts_dir)
+        self.schema = chunk_result_schema()
+        self.schema_hash = schema_hash(self.schema)
+        self.mode_setting: str = settings.llm_structured_output
+        structured.rungs(self.mode_setting)  # fail at construction on an unknown mode
+        self.decoding = {"temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens}
+        self.last_run: RunStats | None = None
+
+    # --- the Backend protocol ---------------------------------------------------------------
+
+    def extract(self, doc: Document) -> Extraction:
+        run = RunStats()
+        self.last_run = run
+        chunks = extractable(doc.chunks) or list(doc.chunks)
+        outcomes: dict[str, tuple[list[DraftItem], list[str]]] = {}
+        errors: dict[str, str] = {}
+        if chunks:
+            workers = min(self.settings.llm_concurrency, len(chunks))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="govbrief-llm") as pool:
+                futures = {pool.submit(self._chunk, run, c): c for c in chunks}
+                for future in as_completed(futures):
+                    chunk = futures[future]
+                    exc = future.exception()
+                    if exc is None:
+                        outcomes[chunk.id] = future.result()
+                    elif isinstance(exc, AuthFailed):
+                        # No other chunk can succeed either: don't spend calls finding out.
+                        for other in futures:
+                            other.cancel()
+                        raise AuthFailed(self.client.redact(str(exc)), status=exc.status) from None
+                    elif isinstance(exc, LLMError):
+                        errors[chunk.id] = self.client.redact(str(exc))
+                    else:
+                        raise exc
+        if chunks and not outcomes:
+            first = next(iter(errors.values()), "no answer")
+            raise LLMResponseError(f"the LLM gave no usable answer for any of {len(chunks)} chunks: {first}")
+
+        drafts: list[DraftItem] = []
+        warnings: list[str] = []
+        for chunk in chunks:
+            if chunk.id in errors:
+                run.note("failed_chunks", chunk.id)
+                warnings.append(f"chunk {chunk.id}: no usable answer, its items are missing ({errors[chunk.id]})")
+                continue
+            chunk_drafts, chunk_warnings = outcomes[chunk.id]
+            drafts += chunk_drafts
+            warnings += chunk_warnings
+
+        overview: str | None = None
+        if drafts:
+            try:
+                overview = self._overview(run, doc, drafts)
+            except AuthFailed as exc:
+                raise AuthFailed(self.client.redact(str(exc)), status=exc.status) from None
+            except LLMError as exc:
+                warnings.append(f"overview: no usable answer, using the default ({self.client.redact(str(exc))})")
+
+        meter = run.meter
+        return Extraction(
+            drafts=drafts,
+            overview=overview,
+            warnings=[self.client.redact(w) for w in warnings],
+            usage=Usage(
+                model=self.model,
+                prompt_id=self.prompt.id,
+                prompt_version=self.prompt.version,
+                prompt_hash=self.prompt.hash,
+                cache_hit=meter.all_cached,
+                llm_calls=meter.calls,
+                prompt_tokens=meter.prompt_tokens,
+                completion_tokens=meter.completion_tokens,
+                cost_usd=cost_usd(
+                    meter.prompt_tokens,
+                    meter.completion_tokens,
+                    self.settings.llm_price_prompt_per_1k,
+                    self.settings.llm_price_completion_per_1k,
+                ),
+            ),
+        )
+
+    # --- one chunk ----------------------------------------------------------------------------
+
+    def _chunk(self, run: RunStats, chunk: Chunk) -> tuple[list[DraftItem], list[str]]:
+        result = self._answer(run, chunk)
+        return to_drafts(result, chunk)
+
+    def _mode_note_key(self) -> str:
+        return answer_key(kind="structured-mode", base_url=self.client.base_url, model=self.model)
+
+    def _current_mode(self) -> str:
+        persisted = self.cache.get_note(self._mode_note_key()) if self.mode_setting == "auto" else None
+        return structured.start_mode(self.mode_setting, self.client.base_url, self.model, persisted)
+
+    def _lower_mode(self, mode: str) -> None:
+        """Record `mode` as where to start, unless another chunk already went lower."""
+        known = structured.remembered(self.client.base_url, self.model)
+        if known is None or structured.LADDER.index(known) < structured.LADDER.index(mode):
+            structured.remember(self.client.base_url, self.model, mode)
+
+    def chunk_request(self, chunk: Chunk, mode: str) -> ChatRequest:
+        rendered = self.prompt.render(
+            section_hint=SECTION_HINTS.get(chunk.kind, SECTION_HINTS[SectionKind.other]),
+            heading_path=heading_path_text(chunk),
+            sentences=render_chunk(chunk),
+            schema=chunk_result_schema_json() if structured.schema_in_prompt(mode) else None,
+        )
+        response_format, extra_body = structured.request_shape(mode, self.schema)
+        return ChatRequest(
+            model=self.model,
+            messages=[{"role": "system", "content": rendered.system}, {"role": "user", "content": rendered.user}],
+            temperature=self.settings.llm_temperature,
+            max_tokens=self.settings.llm_max_tokens,
+            response_format=response_format,
+            extra_body=extra_body,
+        )
+
+    def _key(self, kind: str, mode: str, request: ChatRequest, prompt: Prompt) -> str:
+        return answer_key(
+            kind=kind,
+            base_url=self.client.base_url,
+            model=self.model,
+            prompt=[prompt.id, prompt.version, prompt.hash],
+            schema=self.schema_hash,
+            mode=mode,
+            decoding={"temperature": request.temperature, "max_tokens": request.max_tokens},
+            messages=request.messages,
+        )
+
+    def _answer(self, run: RunStats, chunk: Chunk) -> ChunkResult:
+        while True:
+            mode = self._current_mode()
+            request = self.chunk_request(chunk, mode)
+            key = self._key("chunk", mode, request, self.prompt)
+            cached = self.cache.get(key)
+            if cached is not None:
+                try:
+                    result = ChunkResult.model_validate(cached)
+                except ValueError:
+                    pass  # written by an older, looser version: ask again
+                else:
+                    run.meter.cache(True)
+                    run.note("modes", mode)
+                    return result
+            run.meter.cache(False)
+            try:
+                result = self._ask(run, request, parse_chunk_result, f"chunk {chunk.id}", mode)
+            except RequestRejected as exc:
+                lower = structured.next_mode(self.mode_setting, mode)
+                if lower is None:
+                    hint = "" if self.mode_setting == "auto" else " (GOVBRIEF_LLM_STRUCTURED_OUTPUT=auto steps down)"
+                    raise RequestRejected(f"{exc} [mode {mode}]{hint}", status=exc.status) from None
+                log.info("%s rejected structured mode %s (%s); trying %s", self.client.base_url, mode, exc, lower)
+                run.note("rejected_modes", mode)
+                self._lower_mode(lower)
+                continue
+            except Truncated:
+                halves = split_chunk(chunk)
+                if halves is None:
+                    raise LLMResponseError(
+                        f"chunk {chunk.id}: answer cut off at max_tokens={request.max_tokens} even for one sentence"
+                    ) from None
+                run.note("splits")
+                log.info("chunk %s: answer cut off at max_tokens; splitting into %s and %s", chunk.id, *(h.id for h in halves))
+                result = ChunkResult(items=[*self._answer(run, halves[0]).items, *self._answer(run, halves[1]).items])
+            self._lower_mode(mode)
+            if self.mode_setting == "auto":
+                self.cache.set_note(self._mode_note_key(), mode)
+            self.cache.set(key, result.model_dump(mode="json"))
+            run.note("modes", mode)
+            return result
+
+    # --- asking, re-asking, accounting --------------------------------------------------------
+
+    def _send(self, run: RunStats, request: ChatRequest, describe: str) -> ChatResponse:
+        response = self.transport.call(
+            lambda timeout: self.client.complete(request, timeout=timeout),
+            on_attempt=run.meter.http_call,
+            describe=describe,
+        )
+        prompt_tokens = response.prompt_tokens
+        completion_tokens = response.completion_tokens
+        estimated = prompt_tokens is None or completion_tokens is None
+        if prompt_tokens is None:
+            prompt_tokens = estimate_prompt_tokens(request.messages)
+            if request.response_format and "json_schema" in request.response_format:
+                prompt_tokens += count_tokens(chunk_result_schema_json())
+        if completion_tokens is None:
+            completion_tokens = count_tokens(response.content)
+        run.meter.add_tokens(prompt_tokens, completion_tokens, estimated=estimated)
+        return response
+
+    def _ask(self, run: RunStats, request: ChatRequest, parse: Any, describe: str, mode: str) -> Any:
+        """Send `request`; on an answer `parse` rejects, re-ask with the error, at most `llm_reasks` times."""
+        messages = request.messages
+        last_error: AnswerFormatError | None = None
+        for round_ in range(self.settings.llm_reasks + 1):
+            if round_:
+                run.note("reasks")
+            current = replace(request, messages=messages)
+            response = self._send(run, current, describe)
+            if response.finish_reason == "length":
+                raise Truncated(f"{describe}: answer cut off at max_tokens={request.max_tokens}")
+            try:
+                return parse(response.content)
+            except AnswerFormatError as exc:
+                last_error = exc
+                log.info("%s: invalid answer in mode %s (%s); re-asking", describe, mode, exc)
+                messages = [
+                    *request.messages,
+                    {"role": "assistant", "content": response.content[:_REASK_ECHO_CHARS]},
+                    {"role": "user", "content": self._reask_text(str(exc))},
+                ]
+        raise LLMResponseError(
+            f"{describe}: no valid answer after {self.settings.llm_reasks + 1} tries in mode {mode}: {last_error}"
+        )
+
+    def _reask_text(self, error: str) -> str:
+        return self.prompt.render_reask(error=error)
+
+    # --- overview -----------------------------------------------------------------------------
+
+    def _overview(self, run: RunStats, doc: Document, drafts: list[DraftItem]) -> str:
+        lines = []
+        for section, label in SECTION_ZH.items():
+            titles = list(dict.fromkeys(d.title for d in drafts if d.section == section))
+            if titles:
+                lines.append(f"{label}：" + "；".join(t[:30] for t in titles[:_OVERVIEW_TITLES_PER_SECTION]))
+        rendered = self.overview_prompt.render(title=doc.meta.title or "", items="\n".join(lines))
+        request = ChatRequest(
+            model=self.model,
+            messages=[{"role": "system", "content": rendered.system}, {"role": "user", "content": rendered.user}],
+            temperature=self.settings.llm_temperature,
+            max_tokens=OVERVIEW_MAX_TOKENS,
+        )
+        key = self._key("overview", "text", request, self.overview_prompt)
+        cached = self.cache.get(key)
+        if isinstance(cached, str) and cached:
+            run.meter.cache(True)
+            return cached
+        run.meter.cache(False)
+        try:
+            text: str = self._ask(run, request, _parse_overview, "overview", "text")
+        except Truncated as exc:
+            raise LLMResponseError(str(exc)) from None
+        self.cache.set(key, text)
+        return text
+
+
+def _parse_overview(content: str) -> str:
+    text = " ".join(strip_reasoning(content).split())
+    if text.startswith("{") or text.startswith("["):
+        # A model stuck in JSON mode: take the longest string it wrote.
+        try:
+            value = extract_json(text)
+        except AnswerFormatError:
+            value = None
+        strings = _strings(value)
+        text = max(strings, key=len) if strings else ""
+    if len(text) < 8:
+        raise AnswerFormatError("概述为空或过短，请用 2 至 3 句中文写出概述正文")
+    return text[:OVERVIEW_MAX_CHARS]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []

@@ -1,0 +1,71 @@
+"""Validated LLM answers on disk (diskcache), so no answer is paid for twice.
+
+One entry per validated chunk answer (and per overview), keyed by a hash of everything that changes
+the answer: endpoint, model, prompt content hash, schema hash, structured-output mode, decoding
+parameters and the exact messages (which hold the chunk's text and sentence ids). Only answers that
+passed validation are stored; errors, invalid JSON and truncated answers never are.
+
+`enabled=False` neither reads nor writes (`--no-cache`); `refresh=True` skips reads but writes the
+fresh answers (`--refresh`). diskcache is safe across threads and processes, so one cache can be
+shared by parallel chunks, the HTTP app's workers and batch runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+#: Bump when the stored value's shape changes; old entries then simply miss.
+FORMAT = 1
+#: Default cap on the cache's size on disk; diskcache evicts least-recently-stored entries past it.
+SIZE_LIMIT = 2**30
+
+
+def answer_key(**parts: Any) -> str:
+    """A stable key over named parts (order-independent, JSON-serialisable values)."""
+    data = json.dumps({"format": FORMAT, **parts}, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+class AnswerCache:
+    def __init__(self, directory: Path | str, *, enabled: bool = True, refresh: bool = False) -> None:
+        self.directory = Path(directory)
+        self.enabled = enabled
+        self.refresh = refresh
+        self._cache: diskcache.Cache | None = None
+        if enabled:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._cache = diskcache.Cache(str(self.directory), size_limit=SIZE_LIMIT)
+
+    def get(self, key: str) -> Any | None:
+        if self._cache is None or self.refresh:
+            return None
+        return self._cache.get(key)
+
+    def set(self, key: str, value: Any) -> None:
+        if self._cache is not None:
+            self._cache.set(key, value)
+
+    # Small facts that are not answers (e.g. which structured-output mode a server accepts) are
+    # read even under refresh: they don't change what the model says, only how it's asked.
+    def get_note(self, key: str) -> Any | None:
+        return None if self._cache is None else self._cache.get(("note", key))
+
+    def set_note(self, key: str, value: Any) -> None:
+        if self._cache is not None:
+            self._cache.set(("note", key), value)
+
+    def __len__(self) -> int:
+        return 0 if self._cache is None else len(self._cache)
+
+    def clear(self) -> None:
+        if self._cache is not None:
+            self._cache.clear()
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
