@@ -65,7 +65,7 @@ _CHINESE_LEGACY = {"gb2312", "gbk", "gb18030", "big5", "big5hkscs", "cp936", "cp
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
 _HTML_START = re.compile(
-    rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.IGNORECASE | re.DOTALL
+    rb"\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.IGNORECASE | re.DOTALL
 )
 # A "suffix" such as ".2023年报告" in "青禾县.2023年报告" is part of the name, not a file type.
 _REAL_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}")

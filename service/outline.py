@@ -114,35 +114,33 @@ def _nest(flat: list[Node], text_end: int) -> list[Node]:
 
 
 def _inline_nodes(text: str, start: int, end: int) -> list[Node]:
-    """Inline enumerations `一是……二是……` in text[start:end]: either every item opens a paragraph,
-    or all items sit in one paragraph. Returns level-4 nodes for the first consistent sequence kind."""
-    paragraphs = [ln for ln in _lines(text[start:end])]
-    # (a) one item per paragraph
-    seq: list[tuple[int, int]] = []  # (abs offset, number)
-    for ln in paragraphs:
-        m = _INLINE.match(ln.text)
-        if m and chinese_number(m.group("num")) == len(seq) + 1:
-            seq.append((start + ln.start, start + ln.end))
-    out: list[Node] = []
-    if len(seq) >= 2:
-        for i, (s, _) in enumerate(seq):
-            e = seq[i + 1][0] - 1 if i + 1 < len(seq) else _para_run_end(text, s, end)
-            out.append(_inline_node(text, s, e))
-        return out
-    # (b) all items inside one paragraph
-    for ln in paragraphs:
-        found: list[int] = []
+    """Inline enumerations `一是……二是……` in text[start:end], as level-4 nodes.
+
+    Items may open paragraphs or sit inside one, or both (a page break after 一是). A 一是 met while
+    a list is under way opens a list nested inside the current item: it and its followers are
+    skipped until an item of the outer list opens a paragraph again.
+    """
+    markers: list[tuple[int, int, bool, int]] = []  # (offset, number, opens paragraph, paragraph end)
+    for ln in _lines(text[start:end]):
         for m in _INLINE.finditer(ln.text):
-            if chinese_number(m.group("num")) != len(found) + 1:
+            at_start = m.start() == 0
+            if not at_start and not _INLINE_LEFT.search(ln.text[max(0, m.start() - 2) : m.start()]):
                 continue
-            if not _INLINE_LEFT.search(ln.text[max(0, m.start() - 2) : m.start()]):
-                continue
-            found.append(start + ln.start + m.start())
-        if len(found) >= 2:
-            para_end = start + ln.end
-            for i, s in enumerate(found):
-                e = found[i + 1] if i + 1 < len(found) else para_end
-                out.append(_inline_node(text, s, e))
+            markers.append((start + ln.start + m.start(), chinese_number(m.group("num")), at_start, start + ln.end))
+    seq: list[tuple[int, int]] = []  # (offset, paragraph end)
+    nested = False
+    for pos, num, at_start, para_end in markers:
+        if num == len(seq) + 1 and (not nested or at_start):
+            seq.append((pos, para_end))
+            nested = False
+        elif num == 1 and seq:
+            nested = True
+    if len(seq) < 2:
+        return []
+    out = []
+    for i, (s, para_end) in enumerate(seq):
+        e = seq[i + 1][0] if i + 1 < len(seq) else para_end
+        out.append(_inline_node(text, s, e))
     return out
 
 

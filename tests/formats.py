@@ -59,18 +59,17 @@ def to_utf16(text: str) -> bytes:
 
 def to_html(text: str, *, charset: str = "utf-8", title: str | None = None) -> bytes:
     """A government-portal page: header, nav menu, breadcrumb, sidebar, footer, scripts, and the
-    report in `<div class="content"><article>`, one `<p>` (or heading) per line."""
-    paras = paragraphs(text)
-    title = title or paras[0]
-    body = []
-    for line in paras:
+    report in `<div class="content"><article>`, one `<p>` (or heading) per line, after an `<h1>`
+    with `title` when one is given."""
+    body = [f"<h1>{html.escape(title)}</h1>"] if title else []
+    for line in paragraphs(text):
         tag = "h2" if _L1.match(line) else "h3" if _L2.match(line) else "p"
         body.append(f"<{tag}>{html.escape(line)}</{tag}>")
     page = f"""<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta http-equiv="Content-Type" content="text/html; charset={charset}">
-<title>{html.escape(title)}_青禾县人民政府</title>
+<title>{html.escape(title or "年度报告")}_青禾县人民政府</title>
 <style>.nav li {{ float: left; }}</style>
 <script>window.siteConfig = {{ name: "青禾县人民政府门户网站欢迎您" }};</script>
 </head>
@@ -82,7 +81,6 @@ def to_html(text: str, *, charset: str = "utf-8", title: str | None = None) -> b
 <div class="breadcrumb">当前位置：<a href="/">首页</a> &gt; <a href="/zwgk">政务公开</a> &gt; 年度报告</div>
 <div class="main">
 <div class="content"><article>
-<h1>{html.escape(title)}</h1>
 {chr(10).join(body)}
 </article></div>
 <aside class="sidebar"><h4>相关文件推荐</h4><ul><li><a href="/a">关于印发2023年政务公开工作要点的通知</a></li>

@@ -143,7 +143,9 @@ def test_gbk_is_detected_and_reported_as_gb18030(tmp_path: Path, sample_text: st
     assert (raw.encoding, raw.text) == ("gb18030", sample_text)
 
 
-@pytest.mark.parametrize("text", ["报告", "青禾县", "法治政府建设年度报告", "2023年，我县办理行政复议案件132件。"])
+@pytest.mark.parametrize(
+    "text", ["报告", "青禾县", "法治政府建设年度报告", "2023年，我县办理行政复议案件132件。"]
+)
 def test_short_gbk_is_not_mistaken_for_big5(text: str) -> None:
     raw = read_bytes(text.encode("gbk"), "short.txt")
     assert (raw.encoding, raw.text) == ("gb18030", text)
@@ -180,11 +182,15 @@ def test_only_line_endings_are_changed() -> None:
 
 
 def test_html_drops_chrome_and_keeps_one_paragraph_per_line(sample_text: str) -> None:
-    raw = read_bytes(formats.to_html(sample_text, title=SAMPLE_TITLE), "report.html")
+    raw = read_bytes(formats.to_html(sample_text), "report.html")
     for chrome in formats.CHROME:
         assert chrome not in raw.text, chrome
     lines = raw.text.split("\n")
-    for heading in ["一、2023年法治政府建设主要成效", "（六）依法有效化解社会矛盾纠纷", "(四)坚持严格规范公正文明执法"]:
+    for heading in [
+        "一、2023年法治政府建设主要成效",
+        "（六）依法有效化解社会矛盾纠纷",
+        "(四)坚持严格规范公正文明执法",
+    ]:
         assert heading in lines
     # HTML collapses runs of spaces, so compare each source paragraph that way.
     wanted = [re.sub(r"\s+", " ", p) for p in formats.paragraphs(sample_text)]
@@ -194,10 +200,11 @@ def test_html_drops_chrome_and_keeps_one_paragraph_per_line(sample_text: str) ->
 
 
 def test_html_honors_meta_charset_gbk(sample_text: str) -> None:
-    data = formats.to_html(sample_text, charset="gbk")
+    data = formats.to_html(sample_text, charset="gbk", title=SAMPLE_TITLE)
     assert b'charset=gbk"' in data
     raw = read_bytes(data, "report.htm")
     assert raw.encoding == "gb18030"
+    assert raw.text.split("\n")[0] == SAMPLE_TITLE  # the <h1>
     assert "对督察反馈存在问题立行立改" in raw.text
 
 
@@ -256,7 +263,15 @@ def test_docx_paragraphs_then_table_cells_once_each() -> None:
     table = [["指标", "数值"], ["办理行政复议案件", "132件"]]
     data = formats.to_docx("一、主要成效\n清理规范性文件46件。\n\n（一）依法行政", table=table)
     raw = read_bytes(data, "report.docx")
-    assert raw.text.split("\n") == ["一、主要成效", "清理规范性文件46件。", "（一）依法行政", *sum(table, [])]
+    assert raw.text.split("\n") == [
+        "一、主要成效",
+        "清理规范性文件46件。",
+        "（一）依法行政",
+        "指标",
+        "数值",
+        "办理行政复议案件",
+        "132件",
+    ]
 
 
 def test_docx_merged_cell_is_read_once() -> None:

@@ -66,8 +66,8 @@ class RulesBackend:
         first = _SENTENCE.match(text, body_start, body_end) if body_start < body_end else None
         ranges = [(node.title_start, node.title_end)] if node.title_end > node.title_start else []
         summary = ""
-        points = [c for c in node.children if c.level < 4]
-        if points:
+        points = [c for c in node.children if c.level < 4] or [c for c in node.children if c.level == 4]
+        if points and node.level < 4:
             # A sub-section of numbered points: its summary is the points' own titles.
             ranges += [(c.title_start, c.title_end) for c in points]
             summary = "；".join(c.title.strip("。；") for c in points)
