@@ -41,7 +41,7 @@ def make_chunks(text: str, outline: Outline, sentences: list[Sentence], *, max_t
             kind = outline.kind_at(current[0].start)
             # The heading path shared by the whole chunk
             end_path = outline.path_at(current[-1].start)
-            shared = [a.title for a, b in zip(path, end_path, strict=False) if a is b]
+            shared = [a.title for a, b in zip(path, end_path, strict=False) if a is b and a.title]
             chunks.append(
                 Chunk(id=f"c{len(chunks) + 1}", heading_path=shared, kind=kind, sentences=current, tokens=current_tokens)
             )

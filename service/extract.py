@@ -13,11 +13,12 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from service.document import Chunk, DraftItem, DraftMetric
+from service.document import Chunk, DraftItem, DraftMetric, SectionKind, Sentence
 from service.models import CATEGORY_LABELS_ZH, Category
 
 SectionName = Literal["achievements", "problems", "plans", "leadership"]
@@ -147,7 +148,16 @@ def _strict(node: Any, defs: dict[str, Any]) -> Any:
     for key, value in node.items():
         # Titles, defaults and length bounds cost prompt tokens and several servers' strict modes
         # reject them; pydantic enforces the bounds on the answer anyway.
-        if key in ("title", "default", "minItems", "maxItems", "minLength", "maxLength", "$defs", "description"):
+        if key in (
+            "title",
+            "default",
+            "minItems",
+            "maxItems",
+            "minLength",
+            "maxLength",
+            "$defs",
+            "description",
+        ):
             continue
         if key == "properties":
             out[key] = {name: _strict(sub, defs) for name, sub in value.items()}
@@ -175,11 +185,72 @@ def chunk_result_schema_json() -> str:
     return json.dumps(chunk_result_schema(), ensure_ascii=False, separators=(",", ":"))
 
 
-# --- showing a chunk to the model -------------------------------------------------------------
+# --- showing chunks to the model --------------------------------------------------------------
 
 REPORT_OPEN = "<report>"
 REPORT_CLOSE = "</report>"
 _DELIM_RE = re.compile(r"<\s*/?\s*report\s*>", re.IGNORECASE)
+
+#: How the pipeline's guess at a chunk's section is shown to the model (a hint, not a rule).
+SECTION_HINTS: dict[SectionKind, str] = {
+    SectionKind.achievements: "工作开展情况与成效",
+    SectionKind.leadership: "第一责任人职责履行情况",
+    SectionKind.problems: "存在的问题与不足",
+    SectionKind.plans: "下一步工作计划",
+    SectionKind.preamble: "报告开头",
+    SectionKind.closing: "报告结尾",
+    SectionKind.other: "未识别",
+}
+
+
+@dataclass
+class Pack:
+    """What one request shows the model: one or more consecutive chunks.
+
+    The pipeline's chunks never cross a top-level section, so a report's short problems and plans
+    chapters are chunks of a couple of hundred tokens; sending each alone would pay the system
+    prompt and schema once per paragraph. Consecutive chunks are packed up to a token budget and
+    each keeps its own heading line and section hint inside the request.
+    """
+
+    id: str
+    parts: list[Chunk]
+
+    @property
+    def sentences(self) -> list[Sentence]:
+        return [s for part in self.parts for s in part.sentences]
+
+    @property
+    def tokens(self) -> int:
+        return sum(part.tokens for part in self.parts)
+
+    def sentence_ids(self) -> set[str]:
+        return {s.id for s in self.sentences}
+
+    def chunk_of(self, sentence_ids: list[str]) -> str | None:
+        """The pipeline chunk holding all these sentences; None when they span two chunks of the
+        pack (ground then checks them against the document, and `to_drafts` already checked them
+        against what the request showed)."""
+        wanted = set(sentence_ids)
+        for part in self.parts:
+            if wanted <= {s.id for s in part.sentences}:
+                return part.id
+        return None
+
+
+def pack_chunks(chunks: list[Chunk], max_tokens: int) -> list[Pack]:
+    """Consecutive chunks in packs of at most `max_tokens` (a chunk over budget is a pack alone).
+    `max_tokens <= 0` sends every chunk on its own."""
+    packs: list[list[Chunk]] = []
+    size = 0
+    for chunk in chunks:
+        if packs and max_tokens > 0 and size + chunk.tokens <= max_tokens:
+            packs[-1].append(chunk)
+            size += chunk.tokens
+        else:
+            packs.append([chunk])
+            size = chunk.tokens
+    return [Pack("+".join(c.id for c in group), group) for group in packs]
 
 
 def _display(text: str) -> str:
@@ -198,18 +269,41 @@ def heading_path_text(chunk: Chunk) -> str:
     return " > ".join(_display(h) for h in chunk.heading_path if h.strip())
 
 
-def split_chunk(chunk: Chunk) -> tuple[Chunk, Chunk] | None:
-    """Two halves by sentences, for an answer cut off by `finish_reason == "length"`; None if it can't."""
-    n = len(chunk.sentences)
-    if n < 2:
+def render_parts(pack: Pack) -> list[dict[str, str]]:
+    """Template variables for each chunk of a pack: its section hint, heading path and sentences."""
+    return [
+        {
+            "hint": SECTION_HINTS.get(part.kind, SECTION_HINTS[SectionKind.other]),
+            "heading_path": heading_path_text(part),
+            "sentences": render_chunk(part),
+        }
+        for part in pack.parts
+        if part.sentences
+    ]
+
+
+def split_pack(pack: Pack) -> tuple[Pack, Pack] | None:
+    """Two halves by sentences, for an answer cut off by `finish_reason == "length"`; None if it can't.
+
+    Each half keeps the chunk structure (heading lines, hints) of the sentences it holds.
+    """
+    flat = [(part, s) for part in pack.parts for s in part.sentences]
+    if len(flat) < 2:
         return None
-    mid = n // 2
-    left, right = chunk.sentences[:mid], chunk.sentences[mid:]
-    share = max(chunk.tokens, 1) / n
-    return (
-        Chunk(f"{chunk.id}a", list(chunk.heading_path), chunk.kind, left, round(share * len(left))),
-        Chunk(f"{chunk.id}b", list(chunk.heading_path), chunk.kind, right, round(share * len(right))),
-    )
+    mid = len(flat) // 2
+
+    def rebuild(pairs: list[tuple[Chunk, Sentence]], suffix: str) -> Pack:
+        parts: list[Chunk] = []
+        for part, sentence in pairs:
+            if not parts or parts[-1].id != part.id:
+                parts.append(Chunk(part.id, list(part.heading_path), part.kind, [], 0))
+            parts[-1].sentences.append(sentence)
+        for new in parts:
+            original = next(p for p in pack.parts if p.id == new.id)
+            new.tokens = round(original.tokens * len(new.sentences) / max(len(original.sentences), 1))
+        return Pack(pack.id + suffix, parts)
+
+    return rebuild(flat[:mid], "/1"), rebuild(flat[mid:], "/2")
 
 
 # --- reading the model's answer ---------------------------------------------------------------
@@ -274,16 +368,17 @@ def parse_chunk_result(text: str) -> ChunkResult:
         raise AnswerFormatError("JSON 不符合要求的结构：" + "；".join(problems) + more) from None
 
 
-def to_drafts(result: ChunkResult, chunk: Chunk) -> tuple[list[DraftItem], list[str]]:
-    """DraftItems for a validated answer, keeping only evidence that the chunk actually showed."""
-    shown = {s.id for s in chunk.sentences}
+def to_drafts(result: ChunkResult, shown_to_model: Pack | Chunk) -> tuple[list[DraftItem], list[str]]:
+    """DraftItems for a validated answer, keeping only evidence that the request actually showed."""
+    pack = shown_to_model if isinstance(shown_to_model, Pack) else Pack(shown_to_model.id, [shown_to_model])
+    shown = pack.sentence_ids()
     drafts: list[DraftItem] = []
     warnings: list[str] = []
     for item in result.items:
         outside = [i for i in item.sentence_ids if i not in shown]
         if outside:
             warnings.append(
-                f"chunk {chunk.id}: item {item.title!r} dropped: it cites sentence ids not in the chunk "
+                f"chunk {pack.id}: item {item.title!r} dropped: it cites sentence ids not in the chunk "
                 f"({', '.join(outside[:5])})"
             )
             continue
@@ -291,7 +386,7 @@ def to_drafts(result: ChunkResult, chunk: Chunk) -> tuple[list[DraftItem], list[
         for m in item.metrics:
             if m.sentence_id not in shown:
                 warnings.append(
-                    f"chunk {chunk.id}: metric {m.label!r} of item {item.title!r} dropped: "
+                    f"chunk {pack.id}: metric {m.label!r} of item {item.title!r} dropped: "
                     f"sentence id {m.sentence_id} is not in the chunk"
                 )
                 continue
@@ -312,7 +407,7 @@ def to_drafts(result: ChunkResult, chunk: Chunk) -> tuple[list[DraftItem], list[
                 category=item.category,
                 sentence_ids=list(dict.fromkeys(item.sentence_ids)),
                 metrics=metrics,
-                chunk_id=chunk.id,
+                chunk_id=pack.chunk_of(item.sentence_ids),
             )
         )
     return drafts, warnings

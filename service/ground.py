@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from service.document import Document, DraftItem, DraftMetric
+from service.metrics import format_number
 from service.models import Item, Metric, Span
 
 
@@ -36,12 +37,26 @@ def _ranges_from_ids(doc: Document, ids: list[str], allowed: set[str] | None) ->
 
 
 def _number_forms(value: float) -> list[str]:
-    forms = [f"{value:g}"]
+    value = float(value)  # an LLM's JSON may give an int
+    forms = [format_number(value)]
+    if value >= 1000 and value.is_integer():
+        forms.append(f"{int(value):,}")  # 1,361
     if value >= 10_000 and value % 10_000 == 0:
-        forms.append(f"{value / 10_000:g}万")
+        forms.append(f"{format_number(value / 10_000)}万")
     if value >= 100_000_000 and value % 100_000_000 == 0:
-        forms.append(f"{value / 100_000_000:g}亿")
+        forms.append(f"{format_number(value / 100_000_000)}亿")
     return forms
+
+
+def _stands_alone(text: str, i: int, j: int) -> bool:
+    """text[i:j] holds a whole number: 28 is not the end of 128, nor 32604.2 the start of 32604.23."""
+    if i > 0 and text[i - 1].isdigit():
+        return False
+    if text[j - 1].isdigit() and j < len(text):
+        after = text[j : j + 2]
+        if after[0].isdigit() or (after[0] in ".," and after[1:].isdigit()):
+            return False
+    return True
 
 
 def _ground_metric(doc: Document, metric: DraftMetric) -> Span | None:
@@ -60,7 +75,7 @@ def _ground_metric(doc: Document, metric: DraftMetric) -> Span | None:
             continue
         i = sentence.text.find(cand)
         # The number must stand alone (28 must not match inside 128) and be in the quote.
-        if i != -1 and re.search(r"\d", cand) and not (i > 0 and sentence.text[i - 1].isdigit()):
+        if i != -1 and re.search(r"\d", cand) and _stands_alone(sentence.text, i, i + len(cand)):
             start = sentence.start + i
             return doc.span(start, start + len(cand))
     return None
@@ -91,7 +106,7 @@ def ground(
             span = _ground_metric(doc, dm)
             if span is None:
                 warnings.append(
-                    f"{draft.section} item '{draft.title}': metric '{dm.label} {dm.value:g}{dm.unit}' not found in its evidence, dropped"
+                    f"{draft.section} item '{draft.title}': metric '{dm.label} {format_number(dm.value)}{dm.unit}' not found in its evidence, dropped"
                 )
                 continue
             metrics.append(Metric(label=dm.label, value=dm.value, unit=dm.unit, evidence=span))

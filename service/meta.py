@@ -13,7 +13,7 @@ _TITLE = re.compile(r"^.{2,60}?(?:法治政府|依法行政|法治建设).{0,30}
 _YEAR_IN_TITLE = re.compile(r"(\d{4})年(?:度)?")
 _DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}[〔\[【（(]\d{4}[〕\]】）)]\d{1,4}号")
 _DATE_FIELD = re.compile(
-    r"(?:发布日期|发布时间|公开日期|日期)[:：\]】]?\s*(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})"
+    r"(?P<key>发布日期|发布时间|公开日期|日期)[:：\]】]?\s*(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})"
 )
 _CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _ORG_SUFFIX = re.compile(r"(?:人民政府|政府|委员会|区委|市委|县委|州委|党委|办公室|司法局|领导小组)$")
@@ -23,8 +23,16 @@ _PREFECTURE = re.compile(r"(?:(?<=[年省，。、在和与对及“])|^)([\u4e0
 
 
 def _title(lines: list[str]) -> str | None:
-    candidates = [ln for ln in lines[:_HEAD_LINES] if _TITLE.match(ln) and "。" not in ln]
-    return min(candidates, key=lambda ln: (not ln.endswith("报告"), lines.index(ln))) if candidates else None
+    head = lines[:_HEAD_LINES]
+    candidates = [(i, ln) for i, ln in enumerate(head) if _TITLE.match(ln) and "。" not in ln]
+    if not candidates:
+        # A title wrapped over two lines (PDF): "…关于2020年度法治政府建" + "设情况的报告"
+        candidates = [
+            (i, a + b)
+            for i, (a, b) in enumerate(zip(head, head[1:], strict=False))
+            if "。" not in a + b and _TITLE.match(a + b)
+        ]
+    return min(candidates, key=lambda c: (not c[1].endswith("报告"), c[0]))[1] if candidates else None
 
 
 def _issuer(title: str | None) -> str | None:
@@ -55,11 +63,12 @@ def _region(issuer: str | None, text: str) -> str | None:
 
 
 def _published(lines: list[str]) -> str | None:
-    for ln in lines[:_HEAD_LINES]:
-        m = _DATE_FIELD.search(ln)
-        if m:
-            y, mo, d = m.groups()
-            return f"{int(y):04d}-{int(mo):02d}-{int(d):02d}"
+    fields = [m for ln in lines[:_HEAD_LINES] for m in _DATE_FIELD.finditer(ln)]
+    if fields:
+        # 发布日期 wins over a bare 日期 such as 成文日期 (the signing date), whichever comes first.
+        m = next((f for f in fields if f.group("key") != "日期"), fields[0])
+        _, y, mo, d = m.groups()
+        return f"{int(y):04d}-{int(mo):02d}-{int(d):02d}"
     # A printed document: the signature date at the end (not the 印发 line).
     for ln in reversed(lines[-8:]):
         m = _CN_DATE.search(ln)

@@ -9,7 +9,7 @@ _UNITS = (
     "个工作日|件次|人次|户次|场次|批次|余次|万元|亿元|平方米|个百分点|%|％|㎡|件|项|个|家|次|人|场|期|条|份|起|元|户|名|所|批|天|类|部|篇|宗|笔|套|支|处|场所|村|社区"
 )
 _NUMBER = re.compile(
-    rf"(?P<num>\d+(?:\.\d+)?)(?P<mult>万|亿)?(?P<approx>余|多)?(?P<unit>{_UNITS})(?![\u4e00-\u9fff]{{0}}年)"
+    rf"(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?)(?P<mult>万|亿)?(?P<approx>余|多)?(?P<unit>{_UNITS})(?![\u4e00-\u9fff]{{0}}年)"
 )
 _LABEL_STOP = "，。；：、（）《》“”！？\n"
 _LABEL_TRIM_HEAD = re.compile(r"^(?:其中|共计|共|累计|全年|全区|全市|全县|已|并|还|今年|截至目前|目前|先后|分别|再次|此外|同时|\d{4}年)+")
@@ -18,6 +18,15 @@ _LABEL_TRIM_TAIL = re.compile(r"(?:达到|达|为|共计|共|累计|约|近|超�
 
 # Labels that are the tail of a phrase, not the thing counted ("跑动次数由", "组织全县", "交通运输等").
 _BAD_LABEL = re.compile(r"(?:由|和|与|及|等|或|从|在|对|向|把|将|全县|全区|全市|全省)$")
+
+
+def format_number(value: float) -> str:
+    """A metric's value as a report writes it: 28.0 → "28", 32604.23 → "32604.23" (`:g` would give
+    "32604.2", and "1.2e+06" for 1200000)."""
+    text = repr(float(value))
+    if "e" in text:
+        text = f"{value:f}".rstrip("0").rstrip(".")
+    return text.removesuffix(".0")
 
 
 @dataclass(frozen=True)
@@ -37,10 +46,10 @@ def find_metrics(text: str, start: int = 0, end: int | None = None) -> list[Foun
         if m.start() > 0 and text[m.start() - 1] in "0123456789.-/〔[":
             continue  # part of a date, a 文号 or a range
         unit = m.group("unit")
-        value = float(m.group("num"))
+        value = float(m.group("num").replace(",", ""))  # 1,361 (thousands separators)
         mult = m.group("mult")
         if mult and unit not in ("元",):
-            value *= 10_000 if mult == "万" else 100_000_000
+            value = round(value * (10_000 if mult == "万" else 100_000_000), 6)
         elif mult:
             unit = mult + unit
         if unit == "％":

@@ -36,6 +36,13 @@ _BOILERPLATE_LINE = re.compile(
 )
 # Chrome words trailing a useful metadata line ("来源:市司法局 发布时间:… 阅读: 字体大小: 打印 保存 收藏").
 _TRAILING_CHROME = re.compile(r"(?:\s*(?:阅读(?:次数)?|浏览(?:次数)?|点击(?:数)?)[:：]\s*\d*|\s*字体(?:大小)?[:：]?\s*(?:[大中小]\s*)*|\s*(?:打印|保存|收藏|关闭|分享))+\s*$")
+# Every alternative of _TRAILING_CHROME holds one of these words: a cheap test before the costly sub.
+_CHROME_WORD = re.compile("阅读|浏览|点击|字体|打印|保存|收藏|关闭|分享")
+_COMMA = re.compile(r"(?<!\d),|,(?!\d)")
+_COLON = re.compile(r"(?<!\d):|:(?!\d)")
+_QUESTION = re.compile(rf"(?<={_CJKISH})\?|\?(?={_CJKISH})")
+_BANG = re.compile(rf"(?<={_CJKISH})!|!(?={_CJKISH})")
+_SPACED_NUMERAL = re.compile(r"（\s*([一二三四五六七八九十]+)\s*）")
 
 _TERMINAL = "。！？；：!?;:"
 _CLOSERS = "”’」』）)》"
@@ -44,11 +51,16 @@ _CLOSERS = "”’」』）)》"
 def _unify_punctuation(line: str) -> str:
     """Make ASCII punctuation inside Chinese prose full-width, leaving numbers and dates alone."""
     line = line.replace("．", ".").replace("﹒", ".")
-    line = re.sub(r"(?<!\d),|,(?!\d)", "，", line)
-    line = re.sub(r"(?<!\d):|:(?!\d)", "：", line)
+    # (The `in` tests only skip regex scans that could not change the line: normalize is hot.)
+    if "," in line:
+        line = _COMMA.sub("，", line)
+    if ":" in line:
+        line = _COLON.sub("：", line)
     line = line.replace(";", "；").replace("(", "（").replace(")", "）")
-    line = re.sub(rf"(?<={_CJKISH})\?|\?(?={_CJKISH})", "？", line)
-    line = re.sub(rf"(?<={_CJKISH})!|!(?={_CJKISH})", "！", line)
+    if "?" in line:
+        line = _QUESTION.sub("？", line)
+    if "!" in line:
+        line = _BANG.sub("！", line)
     # ASCII double quotes alternate open/close; Chinese reports mean curly quotes by them.
     if '"' in line:
         parts = line.split('"')
@@ -60,15 +72,19 @@ def _clean_line(line: str) -> str:
     """Tidy one line; '' when the whole line is page chrome."""
     line = _ZERO_WIDTH.sub("", line)
     line = _HSPACE.sub(" ", line).strip()
+    if _PAGE_NUMBER.match(line):  # before "- 3 -" loses its first dash as a bullet
+        return ""
     line = _BULLET.sub("", line)
     # Chrome is recognised before spaces are dropped: "首页 政务公开 政务服务" is a menu by its gaps.
     if not line or is_boilerplate(line):
         return ""
-    line = _TRAILING_CHROME.sub("", line).strip()
+    if _CHROME_WORD.search(line):
+        line = _TRAILING_CHROME.sub("", line).strip()
     line = _unify_punctuation(line)
-    line = _SPACE_NEAR_CJK.sub("", line)
-    # "（ 一 ）" and "1 ." from OCR
-    line = re.sub(r"（\s*([一二三四五六七八九十]+)\s*）", r"（\1）", line)
+    if " " in line:
+        line = _SPACE_NEAR_CJK.sub("", line)
+        # "（ 一 ）" and "1 ." from OCR
+        line = _SPACED_NUMERAL.sub(r"（\1）", line)
     return line
 
 
@@ -90,10 +106,45 @@ _METADATA_KEY = re.compile(r"(?:日期|时间|来源|索引号|文号|发布机�
 _ENDS_WITH_DATE = re.compile(r"(?:\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}(?:\s*\d{1,2}:\d{2})?)$")
 
 
-def _continues(prev: str, nxt: str) -> bool:
-    """True when `nxt` is the rest of a sentence that a PDF/web line break cut in `prev`."""
-    if _ends_sentence(prev) or HEADING_START.match(nxt) or is_heading_line(prev):
+_NUMBERED = re.compile(r"^(?:(?P<l1>[一二三四五六七八九十]{1,3})、|（(?P<l2>[一二三四五六七八九十]{1,3})）|(?P<l3>\d{1,2})(?:\.(?!\d)|、))")
+_CN_DIGITS = {ch: i for i, ch in enumerate("零一二三四五六七八九")}
+
+
+def _heading_number(line: str) -> tuple[int, int] | None:
+    """(level, number) of a `一、` / `（一）` / `1.` marker opening the line."""
+    m = _NUMBERED.match(line)
+    if not m:
+        return None
+    if m.group("l3"):
+        return 3, int(m.group("l3"))
+    level, num = (1, m.group("l1")) if m.group("l1") else (2, m.group("l2"))
+    tens, ten, ones = num.rpartition("十")
+    value = (_CN_DIGITS.get(tens, 1) * 10 if ten else 0) + _CN_DIGITS.get(ones, 0)
+    return level, value
+
+
+def _count_heading(line: str, numbers: list[int]) -> None:
+    """Remember the last number seen at each heading level (a deeper level restarts)."""
+    found = _heading_number(line)
+    if found:
+        level, value = found
+        numbers[level] = value
+        for deeper in range(level + 1, len(numbers)):
+            numbers[deeper] = 0
+
+
+def _continues(prev: str, nxt: str, numbers: list[int] | None = None) -> bool:
+    """True when `nxt` is the rest of a sentence that a PDF/web line break cut in `prev`.
+
+    A line opening with a heading marker is a heading, unless its number goes back in the
+    numbering so far and `prev` stops mid-sentence: "…标准统一、管理统" + "一、服务统一”。" is one
+    sentence that a PDF line break cut just before "一、"."""
+    if _ends_sentence(prev) or is_heading_line(prev):
         return False
+    if HEADING_START.match(nxt):
+        found = _heading_number(nxt)
+        if numbers is None or found is None or found[1] > numbers[found[0]]:
+            return False
     if len(prev) < 18:  # titles, signatures, dates, metadata lines are short
         return False
     if not re.search("[，、。；]", prev):  # prose has punctuation; menus and metadata tables don't
@@ -102,20 +153,25 @@ def _continues(prev: str, nxt: str) -> bool:
         return False
     if _METADATA_KEY.match(nxt) or (_METADATA_KEY.search(prev) and not _ends_sentence(prev) and "。" not in prev):
         return False
-    first = nxt[0]
-    return bool(re.match(rf"[{_CJK}\d“《（，、]", first))
+    # Closing marks too: a PDF line may start with the "”" or "。" that ends the cut sentence.
+    return bool(_CONTINUATION_START.match(nxt))
+
+
+_CONTINUATION_START = re.compile(rf"[{_CJK}\d“《（，、”’）》」』。；：！？%％]")
 
 
 def normalize(raw: str) -> str:
     """Return the normalized text (see module docstring). Idempotent."""
     text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
     lines: list[str] = []
+    numbers = [0, 0, 0, 0]  # last heading number seen per level (1..3)
     for raw_line in text.split("\n"):
         line = _clean_line(raw_line)
         if not line or is_boilerplate(line):
             continue
-        if lines and _continues(lines[-1], line):
+        if lines and _continues(lines[-1], line, numbers):
             lines[-1] += line
         else:
             lines.append(line)
+            _count_heading(line, numbers)
     return "\n".join(lines)

@@ -174,7 +174,12 @@ def _inline_node(text: str, s: int, e: int) -> Node:
 def _attach_inline(text: str, node: Node) -> None:
     for child in node.children:
         _attach_inline(text, child)
-    # Only the node's own text (before its first child heading) holds its inline items.
+    _own_inline(text, node)
+
+
+def _own_inline(text: str, node: Node) -> None:
+    """(Re)find the inline items of the node's own text (before its first child heading)."""
+    node.children = [c for c in node.children if c.level < 4]
     own_end = node.children[0].start - 1 if node.children else node.end
     own_start = node.body_start if node.body_start <= own_end else own_end
     inline = _inline_nodes(text, own_start, own_end)
@@ -250,6 +255,9 @@ def _split_mixed(text: str, node: Node, year: int | None) -> list[Node]:
     )
     node.children = [c for c in node.children if c.start < split]
     node.end = split - 1 if text[split - 1 : split] == "\n" else split
+    # Each half is a list of its own: "一是…二是…" problems, then "下一步…：一是…二是…" plans.
+    _own_inline(text, node)
+    _own_inline(text, plans)
     _set_kind(node, SectionKind.problems)
     _set_kind(plans, SectionKind.plans)
     return [node, plans]

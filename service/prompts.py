@@ -23,7 +23,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,17 +60,29 @@ class Prompt:
     @property
     def hash(self) -> str:
         data = json.dumps(
-            {"id": self.id, "version": self.version, "system": self.system, "user": self.user, "reask": self.reask},
+            {
+                "id": self.id,
+                "version": self.version,
+                "system": self.system,
+                "user": self.user,
+                "reask": self.reask,
+            },
             ensure_ascii=False,
             sort_keys=True,
         )
         return hashlib.sha256(data.encode()).hexdigest()[:16]
 
-    def render(self, **variables: Any) -> RenderedPrompt:
+    @cached_property
+    def _templates(self) -> tuple[jinja2.Template, jinja2.Template, jinja2.Template]:
+        # Compiled once per prompt: rendering runs once per chunk, compiling costs more than rendering.
         env = self._env or _environment()
+        return env.from_string(self.system), env.from_string(self.user), env.from_string(self.reask or DEFAULT_REASK)
+
+    def render(self, **variables: Any) -> RenderedPrompt:
         try:
-            system = env.from_string(self.system).render(**variables)
-            user = env.from_string(self.user).render(**variables)
+            system_t, user_t, _ = self._templates
+            system = system_t.render(**variables)
+            user = user_t.render(**variables)
         except jinja2.UndefinedError as exc:
             raise PromptError(f"prompt {self.id} v{self.version}: {exc.message}") from None
         except jinja2.TemplateError as exc:
@@ -79,9 +91,8 @@ class Prompt:
 
     def render_reask(self, **variables: Any) -> str:
         """The follow-up message after an invalid answer (a generic one if the file has none)."""
-        env = self._env or _environment()
         try:
-            return env.from_string(self.reask or DEFAULT_REASK).render(**variables).strip()
+            return self._templates[2].render(**variables).strip()
         except jinja2.TemplateError as exc:
             raise PromptError(f"prompt {self.id} v{self.version} reask: {exc}") from None
 
@@ -137,7 +148,9 @@ def _load(prompt_id: str, version: str | None, root: str) -> Prompt:
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise PromptError(f"{path}: missing or empty string field {key!r}")
     if data["id"] != prompt_id or data["version"] != version:
-        raise PromptError(f"{path}: declares {data['id']} v{data['version']}, file name says {prompt_id} v{version}")
+        raise PromptError(
+            f"{path}: declares {data['id']} v{data['version']}, file name says {prompt_id} v{version}"
+        )
     env = _environment()
     reask = data.get("reask", "")
     if not isinstance(reask, str):

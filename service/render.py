@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.metrics import format_number
 from service.models import CATEGORY_LABELS_ZH, Brief, Item, Span
 
 
@@ -20,7 +21,7 @@ def _item(n: int, item: Item) -> list[str]:
     if item.summary and item.summary != item.title:
         lines.append(f"   {item.summary}")
     for m in item.metrics:
-        lines.append(f"   - {m.label}：{m.value:g}{m.unit}")
+        lines.append(f"   - {m.label}：{format_number(m.value)}{m.unit}")
     lines += ["", *("   " + _cite(span) for span in item.evidence), ""]
     return lines
 

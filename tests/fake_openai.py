@@ -83,7 +83,7 @@ def chat_reply(
     content: str,
     *,
     finish_reason: str = "stop",
-    usage: tuple[int, int] | None | str = "auto",
+    usage: tuple[int, int] | str | None = "auto",
     request: RecordedRequest | None = None,
     model: str = "fake-model",
     delay: float = 0.0,
@@ -106,7 +106,9 @@ def chat_reply(
     return Reply(json=body, delay=delay)
 
 
-def error_reply(status: int, message: str = "error", *, headers: dict[str, str] | None = None, delay: float = 0.0) -> Reply:
+def error_reply(
+    status: int, message: str = "error", *, headers: dict[str, str] | None = None, delay: float = 0.0
+) -> Reply:
     return Reply(
         status=status,
         json={"error": {"message": message, "type": "fake_error", "code": status}},
@@ -132,32 +134,53 @@ def shown_sentences(request: RecordedRequest) -> list[tuple[str, str]]:
     return _SENTENCE_LINE.findall(request.message("user"))
 
 
-def extraction_answer(request: RecordedRequest, *, per_item: int = 3) -> dict[str, Any]:
-    """A plausible, valid chunk result for an extraction request: one item per `per_item` sentences."""
-    sentences = shown_sentences(request)
-    hint = request.message("user").split("\n", 1)[0]
-    section = next((v for k, v in _HINT_SECTION.items() if k in hint), "achievements")
-    items = []
-    for i in range(0, len(sentences), per_item):
-        group = sentences[i : i + per_item]
-        first_id, first_text = group[0]
-        metrics = []
-        m = _NUMBER_UNIT.search(first_text)
+def shown_parts(request: RecordedRequest) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(section hint, [(id, text)]) for each chunk shown in the request, in order."""
+    parts: list[tuple[str, list[tuple[str, str]]]] = []
+    for line in request.message("user").splitlines():
+        m = _SENTENCE_LINE.match(line)
         if m:
-            metrics.append(
-                {"label": first_text[: m.start()][-8:] or "数量", "value": float(m.group(1)), "unit": m.group(2),
-                 "sentence_id": first_id, "quote": m.group()}
+            if not parts:
+                parts.append(("", []))
+            parts[-1][1].append((m.group(1), m.group(2)))
+        elif line.startswith("【"):
+            parts.append((line[1 : line.find("】")], []))
+    return [p for p in parts if p[1]]
+
+
+def extraction_answer(request: RecordedRequest, *, per_item: int = 6) -> dict[str, Any]:
+    """A plausible, valid chunk result for an extraction request: one item per `per_item` sentences
+    of each chunk shown, in the section its hint names."""
+    items = []
+    for hint, sentences in shown_parts(request):
+        section = next((v for k, v in _HINT_SECTION.items() if k in hint), "achievements")
+        for i in range(0, len(sentences), per_item):
+            group = sentences[i : i + per_item]
+            first_text = group[0][1]
+            metrics = []
+            for sid, text in group:
+                m = _NUMBER_UNIT.search(text)
+                if m:
+                    metrics.append(
+                        {
+                            "label": text[: m.start()][-8:] or "数量",
+                            "value": float(m.group(1)),
+                            "unit": m.group(2),
+                            "sentence_id": sid,
+                            "quote": m.group(),
+                        }
+                    )
+                    break
+            items.append(
+                {
+                    "section": section,
+                    "title": first_text[:16] or "条目",
+                    "summary": first_text[:40],
+                    "category": "other",
+                    "sentence_ids": [sid for sid, _ in group],
+                    "metrics": metrics,
+                }
             )
-        items.append(
-            {
-                "section": section,
-                "title": first_text[:16] or "条目",
-                "summary": first_text[:40],
-                "category": "other",
-                "sentence_ids": [sid for sid, _ in group],
-                "metrics": metrics,
-            }
-        )
     return {"items": items}
 
 
@@ -170,7 +193,9 @@ def auto_responder(request: RecordedRequest) -> Reply:
 
 
 def models_responder(request: RecordedRequest) -> Reply:
-    return Reply(json={"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "fake"}]})
+    return Reply(
+        json={"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "fake"}]}
+    )
 
 
 class FakeOpenAI:
@@ -224,6 +249,9 @@ class FakeOpenAI:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints do
+            # Headers and body go out in two writes; with Nagle on, the client's delayed ACK adds
+            # ~40 ms to every reply, which would swamp any latency a test or benchmark sets.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
@@ -231,11 +259,13 @@ class FakeOpenAI:
             def _serve(self) -> None:
                 fake._handle(self)
 
-            do_GET = do_POST = do_DELETE = do_PUT = _serve  # noqa: N815
+            do_GET = do_POST = do_DELETE = do_PUT = _serve
 
         self._server = ThreadingHTTPServer((self.host, 0), _Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -303,3 +333,22 @@ class FakeOpenAI:
             h.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout): that's the point of a delayed reply
+
+
+def main() -> None:
+    """`python tests/fake_openai.py [--latency S]`: serve on a free port, print the base URL, run until
+    stdin closes (so a parent that dies takes the server with it). Lets a benchmark keep the server's
+    work out of its own process and GIL."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    with FakeOpenAI(latency=args.latency) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -13,23 +13,25 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from service.chunk import extractable
-from service.document import Chunk, Document, DraftItem, Extraction, SectionKind, Usage
+from service.document import Document, DraftItem, Extraction, Usage
 from service.errors import ConfigError, LLMError, LLMResponseError
 from service.extract import (
     AnswerFormatError,
     ChunkResult,
+    Pack,
     chunk_result_schema,
     chunk_result_schema_json,
     extract_json,
-    heading_path_text,
+    pack_chunks,
     parse_chunk_result,
-    render_chunk,
-    split_chunk,
+    render_parts,
+    split_pack,
     strip_reasoning,
     to_drafts,
 )
@@ -45,17 +47,9 @@ from service.settings import Settings
 
 log = logging.getLogger("govbrief.llm")
 
-SECTION_HINTS: dict[SectionKind, str] = {
-    SectionKind.achievements: "工作开展情况与成效",
-    SectionKind.leadership: "党政主要负责人履行第一责任人职责情况",
-    SectionKind.problems: "存在的问题与不足",
-    SectionKind.plans: "下一步工作计划",
-    SectionKind.preamble: "报告开头",
-    SectionKind.closing: "报告结尾",
-    SectionKind.other: "未识别",
-}
 SECTION_ZH = {"achievements": "成效", "problems": "问题", "plans": "计划", "leadership": "第一责任人"}
 
+DEFAULT_PACK_TOKENS = 4000
 OVERVIEW_MAX_TOKENS = 512
 OVERVIEW_MAX_CHARS = 400
 _OVERVIEW_TITLES_PER_SECTION = 20
@@ -72,6 +66,7 @@ class RunStats:
     splits: int = 0
     reasks: int = 0
     failed_chunks: list[str] = field(default_factory=list)
+    aborted: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def note(self, attr: str, value: Any = 1) -> None:
@@ -95,20 +90,23 @@ class OpenAIBackend:
         use_cache: bool = True,
         refresh: bool = False,
         retry: RetryPolicy | None = None,
-        limiter: threading.Semaphore | None = None,
+        limiter: AbstractContextManager[Any] | None = None,
         prompts_dir: Path | None = None,
+        pack_tokens: int | None = None,
     ) -> None:
         if not settings.llm_model:
             raise ConfigError("the openai backend needs a model: set GOVBRIEF_LLM_MODEL")
         self.settings = settings
         self.model: str = settings.llm_model
-        self.client: ChatClient = client or OpenAIChatClient.from_settings(settings)
-        self.cache = cache or AnswerCache(Path(settings.cache_dir) / "llm", enabled=use_cache, refresh=refresh)
+        self.client: ChatClient = client if client is not None else OpenAIChatClient.from_settings(settings)
+        self.cache = cache if cache is not None else AnswerCache(
+            Path(settings.cache_dir) / "llm", enabled=use_cache, refresh=refresh
+        )
         # One semaphore bounds in-flight requests for everything sharing this backend (the HTTP app's
         # threads, batch), not just the chunks of one report.
         self.transport = Transport(
             retry or RetryPolicy.from_settings(settings),
-            limiter or threading.BoundedSemaphore(settings.llm_concurrency),
+            limiter if limiter is not None else threading.BoundedSemaphore(settings.llm_concurrency),
         )
         self.prompt: Prompt = load_prompt(settings.prompt_id, settings.prompt_version, prompts_dir)
         self.overview_prompt: Prompt = load_prompt("overview", None, prompts_dir)
@@ -116,7 +114,12 @@ class OpenAIBackend:
         self.schema_hash = schema_hash(self.schema)
         self.mode_setting: str = settings.llm_structured_output
         structured.rungs(self.mode_setting)  # fail at construction on an unknown mode
-        self.decoding = {"temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens}
+        # Chunks are packed into requests of up to this many tokens (see extract.Pack).
+        self.pack_tokens: int = (
+            pack_tokens
+            if pack_tokens is not None
+            else getattr(settings, "llm_pack_tokens", DEFAULT_PACK_TOKENS)
+        )
         self.last_run: RunStats | None = None
 
     # --- the Backend protocol ---------------------------------------------------------------
@@ -124,39 +127,51 @@ class OpenAIBackend:
     def extract(self, doc: Document) -> Extraction:
         run = RunStats()
         self.last_run = run
-        chunks = extractable(doc.chunks) or list(doc.chunks)
+        # The page header and the signature hold no items; a report whose outline found no sections
+        # at all is sent whole rather than not at all.
+        packs = pack_chunks(extractable(doc.chunks) or list(doc.chunks), self.pack_tokens)
         outcomes: dict[str, tuple[list[DraftItem], list[str]]] = {}
         errors: dict[str, str] = {}
-        if chunks:
-            workers = min(self.settings.llm_concurrency, len(chunks))
+        # Cached answers are read here, in the caller's thread: a fully cached report starts no threads.
+        misses = []
+        for pack in packs:
+            cached = self._cached(run, pack)
+            if cached is None:
+                misses.append(pack)
+            else:
+                outcomes[pack.id] = self._drafts(cached, pack)
+        if misses:
+            workers = min(self.settings.llm_concurrency, len(misses))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="govbrief-llm") as pool:
-                futures = {pool.submit(self._chunk, run, c): c for c in chunks}
+                futures = {pool.submit(self._chunk, run, p): p for p in misses}
                 for future in as_completed(futures):
-                    chunk = futures[future]
+                    pack = futures[future]
                     exc = future.exception()
                     if exc is None:
-                        outcomes[chunk.id] = future.result()
+                        outcomes[pack.id] = future.result()
                     elif isinstance(exc, AuthFailed):
                         # No other chunk can succeed either: don't spend calls finding out.
                         for other in futures:
                             other.cancel()
                         raise AuthFailed(self.client.redact(str(exc)), status=exc.status) from None
                     elif isinstance(exc, LLMError):
-                        errors[chunk.id] = self.client.redact(str(exc))
+                        errors[pack.id] = self.client.redact(str(exc))
                     else:
                         raise exc
-        if chunks and not outcomes:
+        if packs and not outcomes:
             first = next(iter(errors.values()), "no answer")
-            raise LLMResponseError(f"the LLM gave no usable answer for any of {len(chunks)} chunks: {first}")
+            raise LLMResponseError(f"the LLM gave no usable answer for any of {len(packs)} requests: {first}")
 
         drafts: list[DraftItem] = []
         warnings: list[str] = []
-        for chunk in chunks:
-            if chunk.id in errors:
-                run.note("failed_chunks", chunk.id)
-                warnings.append(f"chunk {chunk.id}: no usable answer, its items are missing ({errors[chunk.id]})")
+        for pack in packs:
+            if pack.id in errors:
+                run.note("failed_chunks", pack.id)
+                warnings.append(
+                    f"chunk {pack.id}: no usable answer, its items are missing ({errors[pack.id]})"
+                )
                 continue
-            chunk_drafts, chunk_warnings = outcomes[chunk.id]
+            chunk_drafts, chunk_warnings = outcomes[pack.id]
             drafts += chunk_drafts
             warnings += chunk_warnings
 
@@ -167,7 +182,9 @@ class OpenAIBackend:
             except AuthFailed as exc:
                 raise AuthFailed(self.client.redact(str(exc)), status=exc.status) from None
             except LLMError as exc:
-                warnings.append(f"overview: no usable answer, using the default ({self.client.redact(str(exc))})")
+                warnings.append(
+                    f"overview: no usable answer, using the default ({self.client.redact(str(exc))})"
+                )
 
         meter = run.meter
         return Extraction(
@@ -194,9 +211,27 @@ class OpenAIBackend:
 
     # --- one chunk ----------------------------------------------------------------------------
 
-    def _chunk(self, run: RunStats, chunk: Chunk) -> tuple[list[DraftItem], list[str]]:
-        result = self._answer(run, chunk)
-        return to_drafts(result, chunk)
+    def _log(self, message: str, *args: Any) -> None:
+        # Messages quote server error bodies and model answers, either of which may echo the key.
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s", self.client.redact(message % args))
+
+    def _chunk(self, run: RunStats, pack: Pack) -> tuple[list[DraftItem], list[str]]:
+        if run.aborted.is_set():
+            raise LLMError("not sent: the report was abandoned after an authentication error")
+        try:
+            result = self._answer(run, pack)
+        except AuthFailed:
+            run.aborted.set()
+            raise
+        return self._drafts(result, pack)
+
+    def _drafts(self, result: ChunkResult, pack: Pack) -> tuple[list[DraftItem], list[str]]:
+        drafts, warnings = to_drafts(result, pack)
+        for draft in drafts:
+            draft.title = self.client.redact(draft.title)
+            draft.summary = self.client.redact(draft.summary)
+        return drafts, warnings
 
     def _mode_note_key(self) -> str:
         return answer_key(kind="structured-mode", base_url=self.client.base_url, model=self.model)
@@ -211,17 +246,18 @@ class OpenAIBackend:
         if known is None or structured.LADDER.index(known) < structured.LADDER.index(mode):
             structured.remember(self.client.base_url, self.model, mode)
 
-    def chunk_request(self, chunk: Chunk, mode: str) -> ChatRequest:
+    def chunk_request(self, pack: Pack, mode: str) -> ChatRequest:
         rendered = self.prompt.render(
-            section_hint=SECTION_HINTS.get(chunk.kind, SECTION_HINTS[SectionKind.other]),
-            heading_path=heading_path_text(chunk),
-            sentences=render_chunk(chunk),
+            parts=render_parts(pack),
             schema=chunk_result_schema_json() if structured.schema_in_prompt(mode) else None,
         )
         response_format, extra_body = structured.request_shape(mode, self.schema)
         return ChatRequest(
             model=self.model,
-            messages=[{"role": "system", "content": rendered.system}, {"role": "user", "content": rendered.user}],
+            messages=[
+                {"role": "system", "content": rendered.system},
+                {"role": "user", "content": rendered.user},
+            ],
             temperature=self.settings.llm_temperature,
             max_tokens=self.settings.llm_max_tokens,
             response_format=response_format,
@@ -240,42 +276,65 @@ class OpenAIBackend:
             messages=request.messages,
         )
 
-    def _answer(self, run: RunStats, chunk: Chunk) -> ChunkResult:
+    def _cached(self, run: RunStats, pack: Pack) -> ChunkResult | None:
+        """The validated answer for `pack` in the mode now in force, if the cache has it."""
+        mode = self._current_mode()
+        request = self.chunk_request(pack, mode)
+        return self._lookup(run, self._key("chunk", mode, request, self.prompt), mode)
+
+    def _lookup(self, run: RunStats, key: str, mode: str) -> ChunkResult | None:
+        cached = self.cache.get(key)
+        if cached is None:
+            return None
+        try:
+            result = ChunkResult.model_validate(cached)
+        except ValueError:
+            return None  # written by an older, looser version: ask again
+        run.meter.cache(True)
+        run.note("modes", mode)
+        return result
+
+    def _answer(self, run: RunStats, pack: Pack) -> ChunkResult:
         while True:
             mode = self._current_mode()
-            request = self.chunk_request(chunk, mode)
+            request = self.chunk_request(pack, mode)
             key = self._key("chunk", mode, request, self.prompt)
-            cached = self.cache.get(key)
+            cached = self._lookup(run, key, mode)
             if cached is not None:
-                try:
-                    result = ChunkResult.model_validate(cached)
-                except ValueError:
-                    pass  # written by an older, looser version: ask again
-                else:
-                    run.meter.cache(True)
-                    run.note("modes", mode)
-                    return result
+                return cached
             run.meter.cache(False)
             try:
-                result = self._ask(run, request, parse_chunk_result, f"chunk {chunk.id}", mode)
+                result = self._ask(run, request, parse_chunk_result, f"chunk {pack.id}", mode)
             except RequestRejected as exc:
                 lower = structured.next_mode(self.mode_setting, mode)
                 if lower is None:
-                    hint = "" if self.mode_setting == "auto" else " (GOVBRIEF_LLM_STRUCTURED_OUTPUT=auto steps down)"
+                    hint = (
+                        ""
+                        if self.mode_setting == "auto"
+                        else " (GOVBRIEF_LLM_STRUCTURED_OUTPUT=auto steps down)"
+                    )
                     raise RequestRejected(f"{exc} [mode {mode}]{hint}", status=exc.status) from None
-                log.info("%s rejected structured mode %s (%s); trying %s", self.client.base_url, mode, exc, lower)
+                self._log(
+                    "%s rejected structured mode %s (%s); trying %s", self.client.base_url, mode, exc, lower
+                )
                 run.note("rejected_modes", mode)
                 self._lower_mode(lower)
                 continue
             except Truncated:
-                halves = split_chunk(chunk)
+                halves = split_pack(pack)
                 if halves is None:
                     raise LLMResponseError(
-                        f"chunk {chunk.id}: answer cut off at max_tokens={request.max_tokens} even for one sentence"
+                        f"chunk {pack.id}: answer cut off at max_tokens={request.max_tokens} even for one sentence"
                     ) from None
                 run.note("splits")
-                log.info("chunk %s: answer cut off at max_tokens; splitting into %s and %s", chunk.id, *(h.id for h in halves))
-                result = ChunkResult(items=[*self._answer(run, halves[0]).items, *self._answer(run, halves[1]).items])
+                self._log(
+                    "chunk %s: answer cut off at max_tokens; splitting into %s and %s",
+                    pack.id,
+                    *(h.id for h in halves),
+                )
+                result = ChunkResult(
+                    items=[*self._answer(run, halves[0]).items, *self._answer(run, halves[1]).items]
+                )
             self._lower_mode(mode)
             if self.mode_setting == "auto":
                 self.cache.set_note(self._mode_note_key(), mode)
@@ -318,7 +377,7 @@ class OpenAIBackend:
                 return parse(response.content)
             except AnswerFormatError as exc:
                 last_error = exc
-                log.info("%s: invalid answer in mode %s (%s); re-asking", describe, mode, exc)
+                self._log("%s: invalid answer in mode %s (%s); re-asking", describe, mode, exc)
                 messages = [
                     *request.messages,
                     {"role": "assistant", "content": response.content[:_REASK_ECHO_CHARS]},
@@ -342,7 +401,10 @@ class OpenAIBackend:
         rendered = self.overview_prompt.render(title=doc.meta.title or "", items="\n".join(lines))
         request = ChatRequest(
             model=self.model,
-            messages=[{"role": "system", "content": rendered.system}, {"role": "user", "content": rendered.user}],
+            messages=[
+                {"role": "system", "content": rendered.system},
+                {"role": "user", "content": rendered.user},
+            ],
             temperature=self.settings.llm_temperature,
             max_tokens=OVERVIEW_MAX_TOKENS,
         )
@@ -356,6 +418,7 @@ class OpenAIBackend:
             text: str = self._ask(run, request, _parse_overview, "overview", "text")
         except Truncated as exc:
             raise LLMResponseError(str(exc)) from None
+        text = self.client.redact(text)
         self.cache.set(key, text)
         return text
 

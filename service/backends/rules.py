@@ -99,13 +99,11 @@ class RulesBackend:
         opener = _OPENER.search(body)
         if opener and "；" in body[opener.end() :]:
             return self._clauses(doc, section, start + opener.end(), end)
-        items = []
-        for para_start, para_end in _paragraphs(text, start, end):
-            para = text[para_start:para_end]
-            if para.endswith("：") or (_GENERIC.search(para) and len(para) < 60):
-                continue  # "2022年，将重点做好以下工作："
-            items.append(self._item(doc, section, para_start, para_end))
-        return items
+        # "2022年，将重点做好以下工作：" introduces a list; a short generic paragraph is an intro only
+        # when something follows it: a section's only paragraph is its content.
+        paras = [(s, e) for s, e in _paragraphs(text, start, end) if not text[s:e].endswith("：")]
+        kept = [(s, e) for s, e in paras if not (_GENERIC.search(text[s:e]) and e - s < 60)]
+        return [self._item(doc, section, s, e) for s, e in kept or paras]
 
     def _clauses(self, doc: Document, section: str, start: int, end: int) -> list[DraftItem]:
         """A `；`-separated list after an opener ("主要体现在：A；B；C等。")."""

@@ -24,9 +24,20 @@ def _root() -> None:
     """Grounded briefs of 法治政府建设年度报告. Run `govbrief COMMAND --help` for each command."""
 
 
+from service.cli import serve as _serve  # noqa: E402
 from service.cli import summarize as _summarize  # noqa: E402
 
 app.command("summarize")(_summarize.summarize)
+app.command("serve")(_serve.serve)
+
+from service.cli import batch as _batch  # noqa: E402
+
+app.command("batch")(_batch.batch)
+app.command("compare")(_batch.compare)
+
+from service.cli import evals as _evals  # noqa: E402
+
+app.add_typer(_evals.eval_app, name="eval")
 
 
 def main() -> None:

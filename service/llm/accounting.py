@@ -35,7 +35,10 @@ def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
 
 
 def cost_usd(
-    prompt_tokens: int, completion_tokens: int, price_prompt_per_1k: float | None, price_completion_per_1k: float | None
+    prompt_tokens: int,
+    completion_tokens: int,
+    price_prompt_per_1k: float | None,
+    price_completion_per_1k: float | None,
 ) -> float | None:
     """None when no price is configured: an unknown cost is not a zero cost."""
     if price_prompt_per_1k is None and price_completion_per_1k is None:

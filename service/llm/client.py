@@ -8,6 +8,7 @@ counts every HTTP request and a retry budget is never multiplied by a hidden sec
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +22,12 @@ from service.llm.transport import parse_retry_after
 PLACEHOLDER_KEY = "not-needed"
 
 _TRANSIENT_STATUS = {408, 409, 425, 429}
+# Some servers answer a request they cannot parse with a 5xx (llama-cpp-python's server: HTTP 500
+# "validation error … response_format.type: Input should be 'text' or 'json_object'"). Retrying
+# that is pointless; treating it as a rejection lets the structured-output ladder step down.
+_REJECTION_WORDS = re.compile(
+    r"response_format|json_schema|validation error|literal_error|not supported|unsupported|grammar", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -115,12 +122,18 @@ class OpenAIChatClient:
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
         status = exc.status_code
         message = self.redact(f"HTTP {status}: {_error_text(exc)}")
-        if status in _TRANSIENT_STATUS or (status >= 500 and status != 501):
-            return TransientError(message, status=status, retry_after=parse_retry_after(dict(exc.response.headers)))
+        if status >= 500 and (status == 501 or _REJECTION_WORDS.search(message)):
+            return RequestRejected(message, status=status)
+        if status in _TRANSIENT_STATUS or status >= 500:
+            return TransientError(
+                message, status=status, retry_after=parse_retry_after(dict(exc.response.headers))
+            )
         if status in (401, 403):
             return AuthFailed(message + " (check GOVBRIEF_LLM_API_KEY)", status=status)
         if status == 404:
-            return AuthFailed(message + " (check GOVBRIEF_LLM_BASE_URL and GOVBRIEF_LLM_MODEL)", status=status)
+            return AuthFailed(
+                message + " (check GOVBRIEF_LLM_BASE_URL and GOVBRIEF_LLM_MODEL)", status=status
+            )
         return RequestRejected(message, status=status)
 
     def _response(self, completion: Any) -> ChatResponse:

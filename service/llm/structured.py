@@ -52,7 +52,10 @@ def request_shape(mode: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | N
     instead of validating it against OpenAI's types.
     """
     if mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": schema}}, None
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": schema},
+        }, None
     if mode == "json_object_schema":
         return None, {"response_format": {"type": "json_object", "schema": schema}}
     if mode == "json_object":

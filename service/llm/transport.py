@@ -12,7 +12,6 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -80,10 +79,12 @@ def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = 
 
 
 class Transport:
-    """Runs one logical call with retries. `limiter` bounds in-flight HTTP requests across every
-    report sharing this transport (waits between attempts don't hold a slot)."""
+    """Runs one logical call with retries. `limiter` (a semaphore, or anything used as `with limiter:`
+    around each HTTP attempt, e.g. batch's adaptive limiter, which reads `.status`/`.retry_after` off
+    the exception leaving the block) bounds in-flight requests across every report sharing it;
+    waits between attempts don't hold a slot."""
 
-    def __init__(self, policy: RetryPolicy, limiter: threading.Semaphore | None = None) -> None:
+    def __init__(self, policy: RetryPolicy, limiter: AbstractContextManager[Any] | None = None) -> None:
         self.policy = policy
         self.limiter = limiter
 
@@ -119,7 +120,11 @@ class Transport:
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             log.info(
-                "%s: attempt %d failed (%s); retrying in %.2fs", describe, state.attempt_number, exc, state.upcoming_sleep
+                "%s: attempt %d failed (%s); retrying in %.2fs",
+                describe,
+                state.attempt_number,
+                exc,
+                state.upcoming_sleep,
             )
 
         def one_attempt() -> T:

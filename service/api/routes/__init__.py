@@ -1,0 +1,1 @@
+"""One router per resource: briefs (the API), pages (the browser), ops (health and metrics)."""

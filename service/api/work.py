@@ -1,0 +1,141 @@
+"""Briefing off the event loop, once per set of identical requests in flight, then storing.
+
+The pipeline is CPU work (rules) or minutes of waiting on an LLM (openai): either way it runs in
+the threadpool, never on the event loop. Identical requests that arrive while a run is under way
+(same bytes, filename, backend and chunking) await that run instead of starting their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from service.api.metrics import Metrics
+from service.api.store import BriefStore
+from service.backends.base import Backend
+from service.backends.registry import build_backend
+from service.errors import ConfigError
+from service.models import SCHEMA_VERSION, Brief
+from service.pipeline import summarize_bytes
+from service.settings import Settings
+
+log = logging.getLogger("govbrief.api")
+
+BackendFactory = Callable[[str, Settings], Backend]
+
+
+def default_backend_factory(name: str, settings: Settings) -> Backend:
+    if name == "openai" and not settings.llm_configured:
+        raise ConfigError(
+            "backend 'openai' is not configured on this server "
+            "(it needs GOVBRIEF_LLM_MODEL and GOVBRIEF_LLM_BASE_URL or an API key); use backend 'rules'"
+        )
+    try:
+        return build_backend(name, settings)
+    except ImportError:
+        raise ConfigError(f"backend {name!r} is not available in this installation") from None
+
+
+def new_id() -> str:
+    """128 random bits, URL-safe: ids are the only thing that guards a brief when keys are off."""
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True)
+class Result:
+    brief: Brief  # with source.text
+    full_json: bytes  # the Brief with source.text
+    lean_json: bytes  # the Brief without it
+
+
+@dataclass(frozen=True)
+class Created:
+    id: str
+    result: Result
+    body: bytes  # the stored JSON response, id first
+
+
+class Briefer:
+    def __init__(
+        self, settings: Settings, store: BriefStore, metrics: Metrics, backend_factory: BackendFactory | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self._factory = backend_factory or default_backend_factory
+        self._backends: dict[str, Backend] = {}
+        # Keyed by the running loop as well: a future may only be awaited on the loop that made it.
+        self._inflight: dict[tuple[int, str], asyncio.Future[Result]] = {}
+        metrics.gauge("govbrief_pipeline_runs_in_flight", "Pipeline runs under way.", lambda: len(self._inflight))
+
+    def backend(self, name: str | None) -> Backend:
+        """Built once per name, on first use; a backend that cannot be built raises ConfigError."""
+        name = name or self.settings.default_backend()
+        if name not in self._backends:
+            self._backends[name] = self._factory(name, self.settings)
+        return self._backends[name]
+
+    async def create(self, data: bytes, filename: str, backend: str | None, *, with_text: bool) -> Created:
+        result = await self.brief(data, filename, backend)
+        brief_id = new_id()
+        # The id goes first so that a reader of the raw JSON sees it at once.
+        body = b'{"id":"' + brief_id.encode() + b'",' + (result.full_json if with_text else result.lean_json)[1:]
+        source = result.brief.source
+        await run_in_threadpool(
+            self.store.put, brief_id, sha256=source.sha256, backend=result.brief.provenance.backend,
+            body=body, full=result.full_json,
+        )  # fmt: skip
+        self.metrics.briefs_created.inc(result.brief.provenance.backend)
+        return Created(brief_id, result, body)
+
+    async def brief(self, data: bytes, filename: str, backend: str | None) -> Result:
+        engine = self.backend(backend)
+        digest = hashlib.sha256(data).hexdigest()
+        key = (id(asyncio.get_running_loop()), _key(digest, filename, engine.name, self.settings.chunk_max_tokens))
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(run_in_threadpool(self._run, data, filename, engine))
+            self._inflight[key] = task
+            task.add_done_callback(lambda t: self._finished(key, t))
+        else:
+            self.metrics.coalesced.inc()
+        # shield: a client that hangs up must not cancel the run the others are waiting on.
+        return await asyncio.shield(task)
+
+    def _finished(self, key: tuple[int, str], task: asyncio.Future[Result]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # mark it retrieved even if every waiter went away
+
+    def _run(self, data: bytes, filename: str, engine: Backend) -> Result:
+        started = time.perf_counter()
+        try:
+            brief = summarize_bytes(
+                data, filename, engine, with_text=True, chunk_max_tokens=self.settings.chunk_max_tokens
+            )
+        except BaseException:
+            self.metrics.pipeline_runs.inc(engine.name, "error")
+            raise
+        self.metrics.pipeline_runs.inc(engine.name, "ok")
+        self.metrics.pipeline_seconds.observe(time.perf_counter() - started, engine.name)
+        p = brief.provenance
+        if p.llm_calls or p.prompt_tokens or p.completion_tokens:
+            self.metrics.llm_calls.inc(p.backend, amount=p.llm_calls)
+            self.metrics.llm_tokens.inc(p.backend, "prompt", amount=p.prompt_tokens)
+            self.metrics.llm_tokens.inc(p.backend, "completion", amount=p.completion_tokens)
+        if p.cache_hit:
+            self.metrics.llm_cache_hits.inc(p.backend)
+        lean = brief.model_copy(update={"source": brief.source.model_copy(update={"text": None})})
+        return Result(brief, brief.model_dump_json().encode(), lean.model_dump_json().encode())
+
+
+def _key(digest: str, filename: str, backend: str, chunk_max_tokens: int) -> str:
+    # The filename is part of the key: it names the report in source.path and hints at its format.
+    return "\0".join((digest, filename, backend, str(chunk_max_tokens), SCHEMA_VERSION))

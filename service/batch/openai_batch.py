@@ -1,0 +1,524 @@
+"""`govbrief batch --via openai-batch`: the chunk requests go through OpenAI's Batch API (or a
+compatible provider's) instead of being sent one by one: half the price, results within 24 hours.
+
+    prepare   read + analyze every report (the pipeline's own stages); a report that cannot be read
+              fails here, in the manifest, like on the direct path
+    write     one JSONL line per chunk request, exactly the request the direct path would send:
+              {"custom_id", "method": "POST", "url": "/v1/chat/completions", "body": {...}}
+              (kept under OUTDIR/.openai-batch/ for inspection), split at 50,000 lines / ~190 MB
+    submit    upload the file (files API, purpose=batch), create the batch, and record its id in
+              OUTDIR/.openai-batch/state.json BEFORE polling, so an interrupted run resumes polling
+              the same batch instead of paying for a second one
+    poll      until the batch is completed, failed, expired or cancelled
+    assemble  each report's answers → `parse_chunk_result` → `to_drafts` → the pipeline's grounding
+              and merge (`summarize_document`), so a brief from the Batch API passes through exactly
+              the validation and grounding of a direct one
+
+What the Batch API cannot do that the direct path does: re-ask after an invalid answer, split a
+chunk whose answer was cut off, write the overview from the extracted items (a second round trip of
+up to 24 h). Such chunks are recorded as failed chunks (status `partial`, redone by the next run);
+the overview is the pipeline's default one.
+
+This module is an edge: it imports the openai client. The pipeline never imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import openai
+
+from service.backends.base import Backend
+from service.batch.inputs import BatchInput
+from service.batch.manifest import Fingerprint, now_iso, write_atomic
+from service.batch.progress import BatchProgress, Counters, QuietProgress
+from service.batch.runner import BatchOptions, BatchResult, Job, OutputStore, StopBatch
+from service.chunk import extractable
+from service.document import Document, DraftItem, Extraction, Usage
+from service.errors import ConfigError, GovbriefError, LLMError, LLMResponseError
+from service.extract import AnswerFormatError, ChunkResult, Pack, pack_chunks, parse_chunk_result, to_drafts
+from service.ingest import read_path
+from service.llm import structured
+from service.pipeline import analyze, summarize_document
+from service.settings import Settings
+
+STATE_DIR = ".openai-batch"
+ENDPOINT: Final = "/v1/chat/completions"
+#: OpenAI's limits per batch input file: 50,000 requests and 200 MB; stay clear of the byte limit.
+MAX_REQUESTS = 50_000
+MAX_BYTES = 190 * 1024 * 1024
+TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+
+
+@dataclass
+class _Prepared:
+    job: Job
+    doc: Document
+    packs: list[Pack]  # one request each, exactly as the direct path packs the report's chunks
+    cached: dict[str, ChunkResult] = field(default_factory=dict)  # pack id → answer from the cache
+
+
+@dataclass
+class _Answer:
+    content: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None
+
+
+class _Assembled:
+    """A backend that answers with an extraction made earlier: the pipeline grounds and merges it."""
+
+    name = "openai-batch"
+
+    def __init__(self, extraction: Extraction) -> None:
+        self._extraction = extraction
+
+    def extract(self, doc: Document) -> Extraction:
+        return self._extraction
+
+
+# --- the SDK client for files and batches --------------------------------------------------------
+
+
+def batch_client(settings: Settings) -> openai.OpenAI:
+    """Uploads, polls and downloads are idempotent and cheap, so the SDK's own retries are fine here
+    (chat requests go through the backend's transport, the one retry layer for them)."""
+    if not settings.llm_base_url and settings.llm_api_key is None:
+        raise ConfigError("--via openai-batch needs GOVBRIEF_LLM_BASE_URL or an API key")
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key is not None else "not-needed"
+    return openai.OpenAI(
+        api_key=key, base_url=settings.llm_base_url or None, timeout=settings.llm_timeout, max_retries=3
+    )
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+
+def request_line(custom_id: str, body: dict[str, Any]) -> str:
+    return json.dumps(
+        {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}, ensure_ascii=False
+    )
+
+
+def chunk_body(backend: Any, pack: Pack, mode: str) -> dict[str, Any]:
+    """The chat completion body the direct path would send for this pack (the backend builds it)."""
+    request = backend.chunk_request(pack, mode)
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": request.messages,
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+    }
+    if request.response_format is not None:
+        body["response_format"] = request.response_format
+    if request.extra_body:
+        body.update(request.extra_body)  # the SDK would merge extra_body into the JSON body the same way
+    return body
+
+
+def split_lines(
+    lines: list[str], *, max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES
+) -> list[list[str]]:
+    parts: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        n = len(line.encode()) + 1
+        if parts[-1] and (len(parts[-1]) >= max_requests or size + n > max_bytes):
+            parts.append([])
+            size = 0
+        parts[-1].append(line)
+        size += n
+    return [p for p in parts if p]
+
+
+def parse_results(text: str) -> dict[str, _Answer]:
+    """custom_id → answer, from an output or error file of the Batch API."""
+    out: dict[str, _Answer] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        cid = str(row.get("custom_id"))
+        response = row.get("response") or {}
+        error = row.get("error")
+        body = response.get("body") if isinstance(response, dict) else None
+        status = response.get("status_code") if isinstance(response, dict) else None
+        if error or status != 200 or not isinstance(body, dict):
+            message = (error or {}).get("message") if isinstance(error, dict) else None
+            if message is None and isinstance(body, dict):
+                inner = body.get("error")
+                message = inner.get("message") if isinstance(inner, dict) else None
+            out[cid] = _Answer(error=f"HTTP {status}: {message or error or 'no answer'}")
+            continue
+        choices = body.get("choices") or []
+        usage = body.get("usage") or {}
+        if not choices:
+            out[cid] = _Answer(error="response has no choices")
+            continue
+        message = choices[0].get("message") or {}
+        out[cid] = _Answer(
+            content=message.get("content") or "",
+            finish_reason=choices[0].get("finish_reason"),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )
+    return out
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+class OpenAIBatchRun:
+    def __init__(
+        self,
+        backend: Backend,
+        inputs: list[BatchInput],
+        options: BatchOptions,
+        *,
+        settings: Settings,
+        client: Any = None,
+        progress: BatchProgress | None = None,
+        counters: Counters | None = None,
+        poll_interval: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not hasattr(backend, "chunk_request"):
+            raise ConfigError("--via openai-batch needs the openai backend")
+        self.backend: Any = backend
+        self.inputs = inputs
+        self.options = options
+        self.settings = settings
+        self.client = client or batch_client(settings)
+        self.progress = progress or QuietProgress()
+        self.counters = counters or Counters()
+        self.poll_interval = poll_interval
+        self.sleep = sleep
+        self.fingerprint = Fingerprint.of(
+            backend, chunk_max_tokens=options.chunk_max_tokens, with_text=options.with_text
+        )
+        options.outdir.mkdir(parents=True, exist_ok=True)
+        self.store = OutputStore(options.outdir, self.fingerprint)
+        self.state_dir = options.outdir / STATE_DIR
+        self.state_path = self.state_dir / "state.json"
+        base_url = str(getattr(getattr(backend, "client", None), "base_url", settings.llm_base_url or ""))
+        self.mode = structured.start_mode(
+            settings.llm_structured_output, base_url, str(getattr(backend, "model", ""))
+        )
+        self._started_at = now_iso()
+
+    # --- state: which batches are out there, and which reports they carry ------------------------
+
+    def _load_state(self) -> dict[str, Any]:
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"submissions": []}
+        if state.get("fingerprint") != self.fingerprint.digest:
+            return {"submissions": []}  # other settings: those answers don't fit these reports
+        return dict(state)
+
+    def _save_state(self, state: dict[str, Any]) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        state["fingerprint"] = self.fingerprint.digest
+        state["updated_at"] = now_iso()
+        write_atomic(self.state_path, json.dumps(state, ensure_ascii=False, indent=2) + "\n")
+
+    # --- steps ----------------------------------------------------------------------------------
+
+    def _prepare(self, job: Job) -> _Prepared | None:
+        """Read and analyze one report, and pick up the chunk answers the cache already holds."""
+        try:
+            doc = analyze(read_path(job.input.path), chunk_max_tokens=self.options.chunk_max_tokens)
+        except GovbriefError as e:
+            self._done(self.store.save_failure(job.input, job.name, e))
+            return None
+        # The same packing as the direct path, so both ask identical requests (and share cache entries).
+        packs = pack_chunks(extractable(doc.chunks) or list(doc.chunks), int(getattr(self.backend, "pack_tokens", 0)))
+        prep = _Prepared(job, doc, packs)
+        for pack in packs:
+            cached = self._cached(pack)
+            if cached is not None:
+                prep.cached[pack.id] = cached
+        return prep
+
+    def _cached(self, pack: Pack) -> ChunkResult | None:
+        """An answer the direct path (or an earlier batch) already paid for, when the backend can say
+        under which key it keeps it."""
+        key_of = getattr(self.backend, "chunk_cache_key", None)
+        cache = getattr(self.backend, "cache", None)
+        if key_of is None or cache is None:
+            return None
+        value = cache.get(key_of(self.backend.chunk_request(pack, self.mode), self.mode))
+        try:
+            return ChunkResult.model_validate(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def _remember(self, pack: Pack, result: ChunkResult) -> None:
+        key_of = getattr(self.backend, "chunk_cache_key", None)
+        cache = getattr(self.backend, "cache", None)
+        if key_of is not None and cache is not None:
+            cache.set(
+                key_of(self.backend.chunk_request(pack, self.mode), self.mode),
+                result.model_dump(mode="json"),
+            )
+
+    def _submit(self, prepared: list[_Prepared], state: dict[str, Any]) -> None:
+        lines: list[str] = []
+        jobs: dict[str, dict[str, Any]] = {}
+        for n, prep in enumerate(prepared):
+            jid = f"r{n}"
+            jobs[jid] = {"input": prep.job.input.key, "name": prep.job.name, "sha256": prep.doc.sha256}
+            for pack in prep.packs:
+                if pack.id not in prep.cached:
+                    lines.append(request_line(f"{jid}:{pack.id}", chunk_body(self.backend, pack, self.mode)))
+        if not lines:
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for part, chunk_lines in enumerate(split_lines(lines)):
+            # Each submission carries only the reports whose requests it holds.
+            ids = {line_id.split(":", 1)[0] for line_id in (json.loads(x)["custom_id"] for x in chunk_lines)}
+            path = self.state_dir / f"requests-{stamp}-{part}.jsonl"
+            data = ("\n".join(chunk_lines) + "\n").encode()
+            write_atomic(path, data)
+            uploaded = self.client.files.create(file=(path.name, data, "application/jsonl"), purpose="batch")
+            created = self.client.batches.create(
+                input_file_id=uploaded.id,
+                endpoint=ENDPOINT,
+                completion_window="24h",
+                metadata={"tool": "govbrief", "requests_file": path.name},
+            )
+            state.setdefault("submissions", []).append(
+                {
+                    "batch_id": created.id,
+                    "input_file_id": uploaded.id,
+                    "requests_file": path.name,
+                    "requests": len(chunk_lines),
+                    "jobs": {jid: jobs[jid] for jid in sorted(ids)},
+                    "submitted_at": now_iso(),
+                }
+            )
+            self._save_state(state)  # before any polling: a kill now must not lose the batch id
+            self.progress.note(f"submitted batch {created.id}: {len(chunk_lines)} requests ({path.name})")
+
+    def _poll(self, batch_id: str) -> Any:
+        last = None
+        while True:
+            batch = self.client.batches.retrieve(batch_id)
+            counts = getattr(batch, "request_counts", None)
+            seen = (batch.status, getattr(counts, "completed", None), getattr(counts, "failed", None))
+            if seen != last:
+                done = (
+                    f" {counts.completed}/{counts.total} done, {counts.failed} failed"
+                    if counts is not None
+                    else ""
+                )
+                self.progress.note(f"batch {batch_id}: {batch.status}{done}")
+                last = seen
+            if batch.status in TERMINAL:
+                return batch
+            self.sleep(self.poll_interval)
+
+    def _download(self, file_id: str | None) -> dict[str, _Answer]:
+        if not file_id:
+            return {}
+        content = self.client.files.content(file_id)
+        text = content.text if hasattr(content, "text") else content.read().decode()
+        return parse_results(text)
+
+    def _assemble(self, prep: _Prepared, jid: str, answers: dict[str, _Answer], batch_status: str) -> None:
+        drafts: list[DraftItem] = []
+        warnings: list[str] = []
+        failed: list[tuple[str, str]] = []
+        prompt_tokens = completion_tokens = calls = 0
+        for pack in prep.packs:
+            result = prep.cached.get(pack.id)
+            if result is None:
+                answer = answers.get(f"{jid}:{pack.id}") or _Answer(error=f"no answer in the batch ({batch_status})")
+                calls += answer.error is None
+                prompt_tokens += answer.prompt_tokens
+                completion_tokens += answer.completion_tokens
+                try:
+                    result = self._result(answer)
+                except (AnswerFormatError, LLMError) as e:
+                    failed.append((pack.id, f"no usable answer ({e})"))
+                    warnings.append(f"chunk {pack.id}: no usable answer, its items are missing ({e})")
+                    continue
+                self._remember(pack, result)
+            pack_drafts, pack_warnings = to_drafts(result, pack)
+            drafts += pack_drafts
+            warnings += pack_warnings
+        job = prep.job
+        if prep.packs and len(failed) == len(prep.packs):
+            first = failed[0][1]
+            error = LLMResponseError(
+                f"the batch gave no usable answer for any of {len(prep.packs)} requests: {first}"
+            )
+            self._done(self.store.save_failure(job.input, job.name, error))
+            return
+        prompt = getattr(self.backend, "prompt", None)
+        extraction = Extraction(
+            drafts=drafts,
+            overview=None,
+            warnings=warnings,
+            usage=Usage(
+                model=getattr(self.backend, "model", None),
+                prompt_id=getattr(prompt, "id", None),
+                prompt_version=getattr(prompt, "version", None),
+                prompt_hash=getattr(prompt, "hash", None),
+                cache_hit=calls == 0 and bool(prep.cached),
+                llm_calls=calls,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+            ),
+        )
+        started = time.perf_counter()
+        try:
+            brief = summarize_document(prep.doc, _Assembled(extraction), with_text=self.options.with_text)
+        except Exception as e:  # a bug in grounding must not lose the other reports' answers
+            self._done(self.store.save_failure(job.input, job.name, e))
+            return
+        record = self.store.save_brief(
+            job.input,
+            job.name,
+            brief,
+            failed=failed,
+            elapsed_ms=round((time.perf_counter() - started) * 1000),
+        )
+        self._done(record)
+
+    @staticmethod
+    def _result(answer: _Answer) -> ChunkResult:
+        if answer.error is not None:
+            raise LLMError(answer.error)
+        if answer.finish_reason == "length":
+            raise LLMResponseError("answer cut off at max_tokens (the Batch API cannot split the chunk)")
+        return parse_chunk_result(answer.content or "")
+
+    def _done(self, record: Any) -> None:
+        self.counters.add(record)
+        self.progress.finished(record)
+
+    # --- the whole run --------------------------------------------------------------------------
+
+    def run(self) -> BatchResult:
+        todo, done = self.store.plan(self.inputs, force=self.options.force)
+        self.counters.start(total=len(self.inputs), cached=len(done))
+        self.progress.start(len(self.inputs), len(done))
+        state = self._load_state()
+        interrupted = False
+        try:
+            by_key = {job.input.key: job for job in todo}
+            # Reports already out in an unfinished batch (same bytes) wait for it, not for a new one.
+            out_there = {
+                j["input"]
+                for s in state.get("submissions", [])
+                if not s.get("assembled")
+                for j in s["jobs"].values()
+                if j["input"] in by_key
+            }
+            fresh = [job for job in todo if job.input.key not in out_there]
+            prepared = [p for p in map(self._prepare, fresh) if p is not None]
+            ready = [p for p in prepared if len(p.cached) == len(p.packs)]
+            for prep in ready:  # every chunk answered from the cache: nothing to send
+                self._assemble(prep, "", {}, "cached")
+            self._submit([p for p in prepared if p not in ready], state)
+            self._collect(state, by_key)
+        except (KeyboardInterrupt, StopBatch):
+            interrupted = True
+            pending = [s["batch_id"] for s in state.get("submissions", []) if not s.get("assembled")]
+            if pending:
+                self.progress.note(
+                    f"interrupted: batch(es) {', '.join(pending)} keep running at the provider; "
+                    "run the same command again to collect their results"
+                )
+        finally:
+            self.progress.close()
+            self.store.finish(self.inputs, self._run_info(interrupted))
+            self.store.close()
+        records = [self.store.records[i.key] for i in self.inputs if i.key in self.store.records]
+        return BatchResult(records=records, counters=self.counters, interrupted=interrupted)
+
+    def _collect(self, state: dict[str, Any], by_key: dict[str, Job]) -> None:
+        for submission in state.get("submissions", []):
+            if submission.get("assembled"):
+                continue
+            batch = self._poll(submission["batch_id"])
+            answers = self._download(getattr(batch, "output_file_id", None))
+            for cid, answer in self._download(getattr(batch, "error_file_id", None)).items():
+                answers.setdefault(cid, answer)
+            status = _describe(batch)
+            for jid, meta in submission["jobs"].items():
+                job = by_key.get(meta["input"])
+                if job is None:
+                    continue  # done since, or no longer among the inputs
+                prep = self._prepare(job)
+                if prep is None:
+                    continue
+                if prep.doc.sha256 != meta["sha256"]:
+                    # The file changed while its batch ran: those answers are for other text.
+                    self.progress.note(
+                        f"{job.input.given}: changed since it was submitted; run again to redo it"
+                    )
+                    continue
+                self._assemble(prep, jid, answers, status)
+            submission["assembled"] = True
+            submission["status"] = batch.status
+            self._save_state(state)
+
+    def _run_info(self, interrupted: bool) -> dict[str, Any]:
+        c = self.counters
+        return {
+            "id": self.store.run_id,
+            "via": "openai-batch",
+            "started_at": self._started_at,
+            "updated_at": now_iso(),
+            "inputs": len(self.inputs),
+            "cached": c.cached,
+            "ok": c.ok,
+            "partial": c.partial,
+            "failed": c.failed,
+            "tokens": c.tokens,
+            "elapsed_s": round(c.elapsed(), 3),
+            "interrupted": interrupted,
+        }
+
+
+def _describe(batch: Any) -> str:
+    """The batch's status, with the provider's first error when it failed as a whole."""
+    errors = getattr(getattr(batch, "errors", None), "data", None) or []
+    first = getattr(errors[0], "message", None) if errors else None
+    return f"{batch.status}: {first}" if first else str(batch.status)
+
+
+def run_openai_batch(
+    backend: Backend,
+    inputs: list[BatchInput],
+    options: BatchOptions,
+    *,
+    settings: Settings,
+    progress: BatchProgress | None = None,
+    counters: Counters | None = None,
+    poll_interval: float = 30.0,
+    client: Any = None,
+) -> BatchResult:
+    return OpenAIBatchRun(
+        backend,
+        inputs,
+        options,
+        settings=settings,
+        client=client,
+        progress=progress,
+        counters=counters,
+        poll_interval=poll_interval,
+    ).run()

@@ -1,0 +1,78 @@
+"""render: the Brief as JSON (round-trips) and as a Chinese Markdown brief with a citation per item."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from service import render
+from service.backends.rules import RulesBackend
+from service.models import Brief
+from service.pipeline import summarize_path
+
+
+@pytest.fixture(scope="module")
+def brief(sample_report_path: Path) -> Brief:
+    return summarize_path(sample_report_path, RulesBackend())
+
+
+def test_json_round_trips(brief: Brief) -> None:
+    text = render.to_json(brief)
+    assert Brief.model_validate_json(text) == brief
+    data = json.loads(text)
+    assert list(data) == [
+        "schema_version",
+        "source",
+        "report",
+        "overview",
+        "achievements",
+        "problems",
+        "plans",
+        "leadership",
+        "warnings",
+        "provenance",
+    ]
+    assert data["source"]["text"] is None  # only with --with-text
+    assert "青禾县" in text  # not \\u-escaped
+
+
+def test_markdown_sections_in_order(brief: Brief) -> None:
+    md = render.to_markdown(brief)
+    headings = re.findall(r"^## (.+)$", md, flags=re.M)
+    assert headings == ["概览", "主要成效", "第一责任人履职", "存在问题", "下一步安排"]
+    assert md.startswith("# 青禾县人民政府关于2023年度法治政府建设情况的报告\n")
+    for fact in ("- 地区：临川市青禾县", "- 报告年度：2023年", "- 发布日期：2024-03-08", "- 文号：青政发〔2024〕5号"):
+        assert fact in md
+    assert brief.overview in md
+
+
+def test_every_item_is_listed_with_its_citations(brief: Brief) -> None:
+    md = render.to_markdown(brief)
+    for section in brief.sections().values():
+        for item in section:
+            assert f"**{item.title}**" in md
+            for span in item.evidence:
+                quote = span.quote if len(span.quote) <= 80 else span.quote[:80] + "…"
+                cite = f"「{quote}」 〔{','.join(span.sentence_ids[:3])}"
+                assert cite in md
+                assert f"字符 {span.start}–{span.end}〕" in md
+    citations = re.findall(r"^   > 「", md, flags=re.M)
+    assert len(citations) == sum(len(item.evidence) for s in brief.sections().values() for item in s)
+
+
+def test_metrics_are_printed_as_written(brief: Brief) -> None:
+    md = render.to_markdown(brief)
+    assert "- 县级政务服务事项网上可办率：98.6%" in md
+    assert "- 偿还拖欠账款：1.36亿元" in md
+    assert "e+" not in md
+
+
+def test_empty_sections_and_warnings_are_shown(brief: Brief) -> None:
+    empty = brief.model_copy(update={"problems": [], "plans": [], "leadership": [], "warnings": ["没有找到存在问题部分"]})
+    md = render.to_markdown(empty)
+    assert "## 第一责任人履职" not in md  # leadership is left out when empty …
+    assert md.count("（报告中未找到）") == 2  # … problems and plans say so
+    assert "## 提示\n\n- 没有找到存在问题部分" in md
