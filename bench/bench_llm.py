@@ -70,7 +70,9 @@ def load_reports(repeat: int, chunk_max_tokens: int) -> list[Report]:
     return reports
 
 
-def run_all(reports: list[Report], backends: dict[str, OpenAIBackend], *, warmup: bool = False) -> tuple[float, list[Brief]]:
+def run_all(
+    reports: list[Report], backends: dict[str, OpenAIBackend], *, warmup: bool = False
+) -> tuple[float, list[Brief]]:
     # Every report at once, as batch does: the shared semaphore, not the report pool, bounds the
     # requests in flight, so a report waiting on its overview doesn't leave a slot idle.
     started = time.perf_counter()
@@ -92,7 +94,9 @@ def ideal_seconds(reports: list[Report], briefs: list[Brief], latency: float, co
     total_calls = sum(b.provenance.llm_calls for b in briefs)
     throughput_bound = math.ceil(total_calls / concurrency) * latency
     critical = max(
-        (math.ceil((b.provenance.llm_calls - 1) / concurrency) + 1) * latency for b in briefs if b.provenance.llm_calls
+        (math.ceil((b.provenance.llm_calls - 1) / concurrency) + 1) * latency
+        for b in briefs
+        if b.provenance.llm_calls
     )
     return max(throughput_bound, critical)
 
@@ -138,8 +142,10 @@ def bench(args: argparse.Namespace, pack_tokens: int, *, verbose: bool) -> dict[
 
         run_all(reports[:1], {r.model: backends[r.model] for r in reports[:1]}, warmup=True)
         cold, briefs = run_all(reports, backends)
-        warm, warm_briefs = run_all(reports, backends)
-        warm_calls = sum(b.provenance.llm_calls for b in warm_briefs)
+        # Best of three: the rerun takes milliseconds, so one stray scheduler hiccup would dominate it.
+        warm_runs = [run_all(reports, backends) for _ in range(3)]
+        warm, warm_briefs = min(warm_runs, key=lambda run: run[0])
+        warm_calls = sum(b.provenance.llm_calls for _, bs in warm_runs for b in bs)
 
     chars = sum(r.source_chars for r in reports)
     source_tokens = sum(r.source_tokens for r in reports)
@@ -164,29 +170,47 @@ def bench(args: argparse.Namespace, pack_tokens: int, *, verbose: bool) -> dict[
         "warm_cache_hits": sum(b.provenance.cache_hit for b in warm_briefs),
     }
     if verbose:
-        print(f"reports                 {len(reports)} ({args.repeat}x {len(reports) // args.repeat} seeds), "
-              f"{chars:,} source chars, {source_tokens:,} source tokens (cl100k)")
-        print(f"setup                   latency {args.latency * 1000:.0f} ms/call, concurrency {args.concurrency}, "
-              f"chunk_max_tokens {args.chunk_max_tokens}, pack_tokens {pack_tokens}")
-        print(f"calls per report        {statistics.mean(calls):.1f} (min {min(calls)}, max {max(calls)}), "
-              f"{sum(calls)} in all, chunks per report {statistics.mean(len(r.doc.chunks) for r in reports):.1f}")
-        print(f"prompt tokens           {figures['prompt_per_1k_chars']:.0f} per 1,000 source chars; "
-              f"{figures['prompt_vs_source']:.2f}x the source's own tokens (aim <= 1.30)")
+        print(
+            f"reports                 {len(reports)} ({args.repeat}x {len(reports) // args.repeat} seeds), "
+            f"{chars:,} source chars, {source_tokens:,} source tokens (cl100k)"
+        )
+        print(
+            f"setup                   latency {args.latency * 1000:.0f} ms/call, concurrency {args.concurrency}, "
+            f"chunk_max_tokens {args.chunk_max_tokens}, pack_tokens {pack_tokens}"
+        )
+        print(
+            f"calls per report        {statistics.mean(calls):.1f} (min {min(calls)}, max {max(calls)}), "
+            f"{sum(calls)} in all, chunks per report {statistics.mean(len(r.doc.chunks) for r in reports):.1f}"
+        )
+        print(
+            f"prompt tokens           {figures['prompt_per_1k_chars']:.0f} per 1,000 source chars; "
+            f"{figures['prompt_vs_source']:.2f}x the source's own tokens (aim <= 1.30)"
+        )
         print(f"completion tokens       {figures['completion_per_1k_chars']:.0f} per 1,000 source chars")
-        print(f"cold wall               {cold:.2f}s vs ideal {ideal:.2f}s = {figures['cold_vs_ideal']:.2f}x (aim <= 1.15)")
-        print(f"warm rerun              {warm:.3f}s, {warm_calls} calls, {figures['warm_cache_hits']}/{len(reports)} "
+        print(
+            f"cold wall               {cold:.2f}s vs ideal {ideal:.2f}s = {figures['cold_vs_ideal']:.2f}x (aim <= 1.15)"
+        )
+        print(f"warm rerun (best of 3)  {warm:.3f}s, {warm_calls} calls, {figures['warm_cache_hits']}/{len(reports)} "
               f"cache_hit; {figures['speedup']:.0f}x faster than cold (aim >= 20x)")  # fmt: skip
     return figures
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=4, help="times each seed is sent (default 4)")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per fake call (default 0.1)")
     parser.add_argument("--concurrency", type=int, default=8, help="GOVBRIEF_LLM_CONCURRENCY (default 8)")
-    parser.add_argument("--chunk-max-tokens", type=int, default=1500, help="pipeline chunk budget (default 1500)")
-    parser.add_argument("--pack-tokens", type=int, default=None, help="request budget (default: the backend's)")
-    parser.add_argument("--sweep", action="store_true", help="also compare pack budgets 0/2000/3000/4000/6000")
+    parser.add_argument(
+        "--chunk-max-tokens", type=int, default=1500, help="pipeline chunk budget (default 1500)"
+    )
+    parser.add_argument(
+        "--pack-tokens", type=int, default=None, help="request budget (default: the backend's)"
+    )
+    parser.add_argument(
+        "--sweep", action="store_true", help="also compare pack budgets 0/2000/3000/4000/6000"
+    )
     args = parser.parse_args()
 
     from service.backends.openai_backend import DEFAULT_PACK_TOKENS
@@ -194,7 +218,9 @@ def main() -> None:
     pack = args.pack_tokens if args.pack_tokens is not None else DEFAULT_PACK_TOKENS
     bench(args, pack, verbose=True)
     if args.sweep:
-        print("\npack_tokens  calls/report  prompt/source  prompt/1k chars  completion/1k chars  cold/ideal  warm speedup")
+        print(
+            "\npack_tokens  calls/report  prompt/source  prompt/1k chars  completion/1k chars  cold/ideal  warm speedup"
+        )
         for budget in (0, 2000, 3000, 4000, 6000):
             f = bench(args, budget, verbose=False)
             print(f"{budget:>11}  {f['calls_per_report']:>12.1f}  {f['prompt_vs_source']:>13.2f}  "

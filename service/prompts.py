@@ -76,7 +76,11 @@ class Prompt:
     def _templates(self) -> tuple[jinja2.Template, jinja2.Template, jinja2.Template]:
         # Compiled once per prompt: rendering runs once per chunk, compiling costs more than rendering.
         env = self._env or _environment()
-        return env.from_string(self.system), env.from_string(self.user), env.from_string(self.reask or DEFAULT_REASK)
+        return (
+            env.from_string(self.system),
+            env.from_string(self.user),
+            env.from_string(self.reask or DEFAULT_REASK),
+        )
 
     def render(self, **variables: Any) -> RenderedPrompt:
         try:

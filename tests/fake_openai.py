@@ -185,10 +185,16 @@ def extraction_answer(request: RecordedRequest, *, per_item: int = 6) -> dict[st
 
 
 def auto_responder(request: RecordedRequest) -> Reply:
+    """Answers like a model would, including running out of room: an answer longer than the
+    request's `max_tokens` is cut there and ends with `finish_reason: "length"`."""
     if shown_sentences(request):
         content = json.dumps(extraction_answer(request), ensure_ascii=False)
     else:
         content = "本年度依法行政工作取得进展，存在一些不足，下一步将持续推进法治政府建设。"
+    limit = (request.json or {}).get("max_tokens") or (request.json or {}).get("max_completion_tokens")
+    encoded = _ENC.encode(content, disallowed_special=())
+    if limit and len(encoded) > limit:
+        return chat_reply(_ENC.decode(encoded[:limit]), finish_reason="length", request=request)
     return chat_reply(content, request=request)
 
 

@@ -132,7 +132,7 @@ def test_post_json_creates_a_stored_brief(client: TestClient) -> None:
     r = post_text(client, filename="qinghe_2023.txt")
     assert r.status_code == 201, r.text
     brief = r.json()
-    assert list(brief)[0] == "id"
+    assert next(iter(brief)) == "id"
     assert len(brief["id"]) >= 22  # 128 random bits
     assert r.headers["location"] == f"/v1/briefs/{brief['id']}"
     assert r.headers["x-brief-id"] == brief["id"]
@@ -239,7 +239,9 @@ PROTECTED = [
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
 @pytest.mark.parametrize("auth", [None, "Bearer wrong", f"Basic {KEY}", "Bearer ", f"Bearer {KEY}x"])
-def test_keys_required_everywhere_but_healthz(keyed: TestClient, method: str, path: str, auth: str | None) -> None:
+def test_keys_required_everywhere_but_healthz(
+    keyed: TestClient, method: str, path: str, auth: str | None
+) -> None:
     headers = {"Authorization": auth} if auth else {}
     r = keyed.request(method, path, headers=headers, json={"text": SAMPLE})
     assert r.status_code == 401
@@ -260,7 +262,13 @@ def test_a_valid_key_opens_every_endpoint(keyed: TestClient) -> None:
         r = keyed.post("/v1/briefs", json={"text": SAMPLE}, headers=auth)
         assert r.status_code == 201
         brief_id = r.json()["id"]
-        for path in (f"/v1/briefs/{brief_id}", f"/v1/briefs/{brief_id}.md", f"/briefs/{brief_id}", "/", "/metrics"):
+        for path in (
+            f"/v1/briefs/{brief_id}",
+            f"/v1/briefs/{brief_id}.md",
+            f"/briefs/{brief_id}",
+            "/",
+            "/metrics",
+        ):
             assert keyed.get(path, headers=auth).status_code == 200, path
 
 
@@ -467,7 +475,9 @@ def test_brief_page_shows_brief_beside_marked_text(client: TestClient) -> None:
 def test_pages_escape_report_text_and_filenames(client: TestClient) -> None:
     evil = "<script>alert('x')</script>"
     text = SAMPLE.replace("一、2023年法治政府建设主要成效", f"一、2023年法治政府建设主要成效{evil}", 1)
-    r = client.post("/v1/briefs", json={"text": text, "filename": f'"><img src=x onerror=alert(1)>{evil}.txt'})
+    r = client.post(
+        "/v1/briefs", json={"text": text, "filename": f'"><img src=x onerror=alert(1)>{evil}.txt'}
+    )
     assert r.status_code == 201
     html = client.get(f"/briefs/{r.json()['id']}").text
     assert evil not in html and "<img src=x" not in html
@@ -478,7 +488,9 @@ def test_upload_form_on_index_creates_and_redirects(client: TestClient) -> None:
     index = client.get("/")
     assert index.status_code == 200
     assert 'action="/briefs"' in index.text and 'enctype="multipart/form-data"' in index.text
-    r = client.post("/briefs", files={"file": ("qinghe.docx", formats.to_docx(SAMPLE))}, follow_redirects=False)
+    r = client.post(
+        "/briefs", files={"file": ("qinghe.docx", formats.to_docx(SAMPLE))}, follow_redirects=False
+    )
     assert r.status_code == 303
     assert re.fullmatch(r"/briefs/[A-Za-z0-9_-]{22}", r.headers["location"])
     assert SAMPLE_TITLE in client.get(r.headers["location"]).text
@@ -518,8 +530,18 @@ def test_metrics_count_requests_runs_and_latency(client: TestClient) -> None:
     assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
     text = r.text
     assert metric(text, "govbrief_http_requests_total", method="POST", route="/v1/briefs", status="201") == 1
-    assert metric(text, "govbrief_http_requests_total", method="GET", route="/v1/briefs/{brief_id}", status="200") == 1
-    assert metric(text, "govbrief_http_requests_total", method="GET", route="/v1/briefs/{brief_id}", status="404") == 1
+    assert (
+        metric(
+            text, "govbrief_http_requests_total", method="GET", route="/v1/briefs/{brief_id}", status="200"
+        )
+        == 1
+    )
+    assert (
+        metric(
+            text, "govbrief_http_requests_total", method="GET", route="/v1/briefs/{brief_id}", status="404"
+        )
+        == 1
+    )
     assert metric(text, "govbrief_briefs_created_total", backend="rules") == 1
     assert metric(text, "govbrief_pipeline_runs_total", backend="rules", outcome="ok") == 1
     assert metric(text, "govbrief_http_request_duration_seconds_count", route="/v1/briefs") == 1
@@ -625,7 +647,10 @@ def test_security_headers_on_every_response(client: TestClient) -> None:
 def test_cors_is_off_unless_configured(client: TestClient, tmp_path: Path) -> None:
     preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
     assert "access-control-allow-origin" not in client.options("/v1/briefs", headers=preflight).headers
-    assert "access-control-allow-origin" not in client.get("/healthz", headers={"Origin": "https://app.example"}).headers
+    assert (
+        "access-control-allow-origin"
+        not in client.get("/healthz", headers={"Origin": "https://app.example"}).headers
+    )
     with make_client(tmp_path / "cors", cors_origins="https://app.example") as c:
         r = c.options("/v1/briefs", headers=preflight)
         assert r.headers["access-control-allow-origin"] == "https://app.example"
@@ -662,7 +687,15 @@ def test_serve_command_runs_the_app(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVBRIEF_")}
     env.update(GOVBRIEF_DATA_DIR=str(tmp_path), GOVBRIEF_BACKEND="rules")
-    cmd = [sys.executable, "-c", "from service.cli import main; main()", "serve", "--port", str(port), "--no-access-log"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from service.cli import main; main()",
+        "serve",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 20

@@ -43,6 +43,7 @@ def test_the_report_shows_both_runs_scores(tmp_path: Path) -> None:
     latency = _row_with(overall, 'data-score="latency_ms"')
     assert ">4321<" in latency
     assert "$0.0123" in _row_with(overall, 'data-score="cost_usd"')
+    assert "v2: 4321 ms, $0.0123, 0 tokens, 0 calls" in html  # per report, next to its items
 
 
 def test_the_differing_items_are_marked(tmp_path: Path) -> None:

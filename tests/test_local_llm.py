@@ -78,20 +78,26 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--verbose", "False",
     ]  # fmt: skip
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_PROXY": "*"})
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_PROXY": "*"}
+        )
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if process.poll() is not None:
-                pytest.fail(f"llama.cpp server exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
+                pytest.fail(
+                    f"llama.cpp server exited with {process.returncode}:\n{log_path.read_text()[-2000:]}"
+                )
             try:
                 if httpx.get(base_url + "/models", timeout=1.0).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"llama.cpp server not up after {STARTUP_SECONDS}s:\n{log_path.read_text()[-2000:]}")
+                pytest.fail(
+                    f"llama.cpp server not up after {STARTUP_SECONDS}s:\n{log_path.read_text()[-2000:]}"
+                )
             time.sleep(0.5)
         yield base_url
     finally:

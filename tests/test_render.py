@@ -10,7 +10,7 @@ import pytest
 
 from service import render
 from service.backends.rules import RulesBackend
-from service.models import Brief
+from service.models import Brief, Metric
 from service.pipeline import summarize_path
 
 
@@ -66,8 +66,16 @@ def test_every_item_is_listed_with_its_citations(brief: Brief) -> None:
 def test_metrics_are_printed_as_written(brief: Brief) -> None:
     md = render.to_markdown(brief)
     assert "- 县级政务服务事项网上可办率：98.6%" in md
-    assert "- 偿还拖欠账款：1.36亿元" in md
-    assert "e+" not in md
+    first = brief.achievements[0]
+    span = first.evidence[0]
+    extra = [
+        Metric(label="整改资金", value=32604.23, unit="万元", evidence=span),
+        Metric(label="办理事项", value=1_200_000, unit="件", evidence=span),
+    ]
+    item = first.model_copy(update={"metrics": extra})
+    md = render.to_markdown(brief.model_copy(update={"achievements": [item]}))
+    assert "- 整改资金：32604.23万元" in md  # not 32604.2
+    assert "- 办理事项：1200000件" in md  # not 1.2e+06
 
 
 def test_empty_sections_and_warnings_are_shown(brief: Brief) -> None:

@@ -7,7 +7,7 @@ pipeline never imports this package (an import-linter contract).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
     return app
 
 
-def _error(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
+def _error(request: Request, status: int, detail: Any, headers: Mapping[str, str] | None = None) -> Response:
     if is_page(request.url.path):
         text = detail if isinstance(detail, str) else "; ".join(str(d.get("msg", d)) for d in detail)
         return error_page(status, text, headers, next=request.url.path)
@@ -119,7 +119,9 @@ def _add_exception_handlers(app: FastAPI) -> None:
     async def backend_error(request: Request, exc: BackendError) -> Response:
         # The LLM's own message may name internal hosts: it goes to the log, not to the client.
         log.warning("backend failed: %s", exc)
-        return _error(request, 502, "the backend could not produce a brief; try again later, or use backend 'rules'")
+        return _error(
+            request, 502, "the backend could not produce a brief; try again later, or use backend 'rules'"
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -56,17 +56,21 @@ def key_is_valid(presented: str, keys: tuple[bytes, ...]) -> bool:
     candidate = presented.encode("utf-8", "surrogateescape")
     # Compare against every key, in constant time each, so timing tells nothing about which or how
     # much of a key matched.
-    return any([hmac.compare_digest(candidate, key) for key in keys])  # noqa: C419 - no short-circuit
+    return any([hmac.compare_digest(candidate, key) for key in keys])
 
 
 class NotAuthenticated(HTTPException):
     def __init__(self) -> None:
         super().__init__(
-            401, "missing or invalid API key: send 'Authorization: Bearer <key>'", {"WWW-Authenticate": "Bearer"}
+            401,
+            "missing or invalid API key: send 'Authorization: Bearer <key>'",
+            {"WWW-Authenticate": "Bearer"},
         )
 
 
-_bearer = HTTPBearer(auto_error=False, description="One of the keys in GOVBRIEF_API_KEYS (only when it is set).")
+_bearer = HTTPBearer(
+    auto_error=False, description="One of the keys in GOVBRIEF_API_KEYS (only when it is set)."
+)
 
 
 async def require_key(

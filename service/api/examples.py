@@ -47,7 +47,12 @@ EXAMPLE_BRIEF: dict[str, Any] = {
             "summary": "全年取消行政许可事项7项，县级政务服务事项网上可办率达98.6%。",
             "category": "functions_business",
             "metrics": [
-                {"label": "取消行政许可事项", "value": 7.0, "unit": "项", "evidence": _span("取消行政许可事项7项", 49, "s4")},
+                {
+                    "label": "取消行政许可事项",
+                    "value": 7.0,
+                    "unit": "项",
+                    "evidence": _span("取消行政许可事项7项", 49, "s4"),
+                },
                 {
                     "label": "县级政务服务事项网上可办率",
                     "value": 98.6,

@@ -37,10 +37,13 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: BackendName | None = Field(
-        default=None, description="`rules` (offline) or `openai` (the configured LLM); the server's default when omitted."
+        default=None,
+        description="`rules` (offline) or `openai` (the configured LLM); the server's default when omitted.",
     )
     with_text: bool = Field(default=False, description="Include the normalized report text as `source.text`.")
-    format: OutputFormat = Field(default="json", description="`json` (the Brief with its id) or `md` (a Chinese brief).")
+    format: OutputFormat = Field(
+        default="json", description="`json` (the Brief with its id) or `md` (a Chinese brief)."
+    )
 
 
 class BriefRequest(Options):
@@ -64,7 +67,9 @@ class Report:
 
 def unsupported_media_type(media: str) -> HTTPException:
     shown = media or "none"
-    return HTTPException(415, f"unsupported media type {shown!r}: send application/json or multipart/form-data")
+    return HTTPException(
+        415, f"unsupported media type {shown!r}: send application/json or multipart/form-data"
+    )
 
 
 async def read_report(request: Request, *, max_bytes: int) -> Report:
@@ -89,7 +94,9 @@ async def _from_json(request: Request) -> Report:
 async def _from_form(request: Request, max_bytes: int) -> Report:
     async with request.form(max_files=1, max_fields=8, max_part_size=max_bytes) as form:
         upload, text = form.get("file"), form.get("text")
-        fields = {k: v for k, v in form.items() if k in Options.model_fields and isinstance(v, str) and v != ""}
+        fields = {
+            k: v for k, v in form.items() if k in Options.model_fields and isinstance(v, str) and v != ""
+        }
         try:
             options = Options.model_validate(fields)
         except ValidationError as e:
@@ -101,8 +108,14 @@ async def _from_form(request: Request, max_bytes: int) -> Report:
             return Report(upload.encode("utf-8", "surrogatepass"), "", options)
         if isinstance(text, str) and text.strip():
             name = form.get("filename")
-            return Report(text.encode("utf-8", "surrogatepass"), _clean_filename(name if isinstance(name, str) else None), options)
-    raise HTTPException(422, "no report in the form: send the file in the 'file' field (or the text in 'text')")
+            return Report(
+                text.encode("utf-8", "surrogatepass"),
+                _clean_filename(name if isinstance(name, str) else None),
+                options,
+            )
+    raise HTTPException(
+        422, "no report in the form: send the file in the 'file' field (or the text in 'text')"
+    )
 
 
 def _clean_filename(name: str | None) -> str:
@@ -120,7 +133,11 @@ def request_body_openapi() -> dict[str, Any]:
     form_schema = {
         "type": "object",
         "properties": {
-            "file": {"type": "string", "format": "binary", "description": "The report file: .txt .md .html .htm .pdf .docx"},
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": "The report file: .txt .md .html .htm .pdf .docx",
+            },
             "text": {"type": "string", "description": "Or the report as text, when no file is sent."},
             "filename": {"type": "string", "maxLength": 255, "description": "Names a `text` report."},
             **options,

@@ -62,12 +62,20 @@ class Gauge:
         self.name, self.help, self.read = name, help, read
 
     def lines(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge", f"{self.name} {_num(self.read())}"]
+        return [
+            f"# HELP {self.name} {self.help}",
+            f"# TYPE {self.name} gauge",
+            f"{self.name} {_num(self.read())}",
+        ]
 
 
 class Histogram:
     def __init__(
-        self, name: str, help: str, labelnames: tuple[str, ...] = (), buckets: Iterable[float] = _LATENCY_BUCKETS
+        self,
+        name: str,
+        help: str,
+        labelnames: tuple[str, ...] = (),
+        buckets: Iterable[float] = _LATENCY_BUCKETS,
     ) -> None:
         self.name, self.help, self.labelnames = name, help, labelnames
         self.buckets = tuple(sorted(buckets))
@@ -100,16 +108,19 @@ class Histogram:
 class Metrics:
     def __init__(self) -> None:
         self.requests = Counter(
-            "govbrief_http_requests_total", "HTTP requests by method, route template and status.",
+            "govbrief_http_requests_total",
+            "HTTP requests by method, route template and status.",
             ("method", "route", "status"),
         )
         self.latency = Histogram(
             "govbrief_http_request_duration_seconds", "HTTP request latency by route template.", ("route",)
         )
-        self.briefs_created = Counter("govbrief_briefs_created_total", "Briefs created and stored.", ("backend",))
+        self.briefs_created = Counter(
+            "govbrief_briefs_created_total", "Briefs created and stored.", ("backend",)
+        )
         self.pipeline_runs = Counter(
             "govbrief_pipeline_runs_total",
-            "Pipeline runs; identical concurrent requests share one run.",
+            "Pipeline runs by outcome (ok, rejected input, error); identical concurrent requests share one.",
             ("backend", "outcome"),
         )
         self.pipeline_seconds = Histogram(
@@ -121,7 +132,9 @@ class Metrics:
         self.llm_calls = Counter("govbrief_llm_calls_total", "HTTP calls to the LLM endpoint.", ("backend",))
         self.llm_tokens = Counter("govbrief_llm_tokens_total", "LLM tokens spent.", ("backend", "kind"))
         self.llm_cache_hits = Counter(
-            "govbrief_llm_cache_hits_total", "Briefs answered entirely from the LLM answer cache.", ("backend",)
+            "govbrief_llm_cache_hits_total",
+            "Briefs answered entirely from the LLM answer cache.",
+            ("backend",),
         )
         self._gauges: list[Gauge] = []
 
@@ -129,7 +142,7 @@ class Metrics:
         self._gauges.append(Gauge(name, help, read))
 
     def render(self) -> str:
-        families = [
+        families: list[Counter | Histogram | Gauge] = [
             self.requests, self.latency, self.briefs_created, self.pipeline_runs, self.pipeline_seconds,
             self.coalesced, self.llm_calls, self.llm_tokens, self.llm_cache_hits, *self._gauges,
         ]  # fmt: skip
@@ -174,4 +187,3 @@ def _route_of(scope: Scope) -> str:
     if scope.get("path", "").startswith("/static/"):
         return "/static"
     return "unmatched"
-

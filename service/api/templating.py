@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -14,9 +15,10 @@ _CSP = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
+
 def is_page(path: str) -> bool:
     """Paths answered with pages, not JSON, errors included."""
-    return path == "/" or path.startswith(("/briefs", "/session"))
+    return path in ("/", "/briefs", "/session") or path.startswith("/briefs/")
 
 
 @lru_cache(maxsize=1)
@@ -31,11 +33,15 @@ def environment() -> Environment:
     )
 
 
-def page(name: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+def page(
+    name: str, status_code: int = 200, headers: Mapping[str, str] | None = None, **context: Any
+) -> HTMLResponse:
     html = environment().get_template(name).render(**context)
     return HTMLResponse(html, status_code, {"Content-Security-Policy": _CSP, **(headers or {})})
 
 
-def error_page(status_code: int, message: str, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+def error_page(
+    status_code: int, message: str, headers: Mapping[str, str] | None = None, **context: Any
+) -> HTMLResponse:
     template = "login.html" if status_code == 401 else "error.html"
     return page(template, status_code, headers, status=status_code, message=message, **context)

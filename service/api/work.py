@@ -21,7 +21,7 @@ from service.api.metrics import Metrics
 from service.api.store import BriefStore
 from service.backends.base import Backend
 from service.backends.registry import build_backend
-from service.errors import ConfigError
+from service.errors import ConfigError, InputError
 from service.models import SCHEMA_VERSION, Brief
 from service.pipeline import summarize_bytes
 from service.settings import Settings
@@ -64,7 +64,11 @@ class Created:
 
 class Briefer:
     def __init__(
-        self, settings: Settings, store: BriefStore, metrics: Metrics, backend_factory: BackendFactory | None = None
+        self,
+        settings: Settings,
+        store: BriefStore,
+        metrics: Metrics,
+        backend_factory: BackendFactory | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -73,7 +77,9 @@ class Briefer:
         self._backends: dict[str, Backend] = {}
         # Keyed by the running loop as well: a future may only be awaited on the loop that made it.
         self._inflight: dict[tuple[int, str], asyncio.Future[Result]] = {}
-        metrics.gauge("govbrief_pipeline_runs_in_flight", "Pipeline runs under way.", lambda: len(self._inflight))
+        metrics.gauge(
+            "govbrief_pipeline_runs_in_flight", "Pipeline runs under way.", lambda: len(self._inflight)
+        )
 
     def backend(self, name: str | None) -> Backend:
         """Built once per name, on first use; a backend that cannot be built raises ConfigError."""
@@ -86,7 +92,9 @@ class Briefer:
         result = await self.brief(data, filename, backend)
         brief_id = new_id()
         # The id goes first so that a reader of the raw JSON sees it at once.
-        body = b'{"id":"' + brief_id.encode() + b'",' + (result.full_json if with_text else result.lean_json)[1:]
+        body = (
+            b'{"id":"' + brief_id.encode() + b'",' + (result.full_json if with_text else result.lean_json)[1:]
+        )
         source = result.brief.source
         await run_in_threadpool(
             self.store.put, brief_id, sha256=source.sha256, backend=result.brief.provenance.backend,
@@ -98,7 +106,10 @@ class Briefer:
     async def brief(self, data: bytes, filename: str, backend: str | None) -> Result:
         engine = self.backend(backend)
         digest = hashlib.sha256(data).hexdigest()
-        key = (id(asyncio.get_running_loop()), _key(digest, filename, engine.name, self.settings.chunk_max_tokens))
+        key = (
+            id(asyncio.get_running_loop()),
+            _key(digest, filename, engine.name, self.settings.chunk_max_tokens),
+        )
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.ensure_future(run_in_threadpool(self._run, data, filename, engine))
@@ -120,6 +131,9 @@ class Briefer:
             brief = summarize_bytes(
                 data, filename, engine, with_text=True, chunk_max_tokens=self.settings.chunk_max_tokens
             )
+        except InputError:
+            self.metrics.pipeline_runs.inc(engine.name, "rejected")
+            raise
         except BaseException:
             self.metrics.pipeline_runs.inc(engine.name, "error")
             raise

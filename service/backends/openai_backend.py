@@ -52,7 +52,8 @@ SECTION_ZH = {"achievements": "成效", "problems": "问题", "plans": "计划",
 DEFAULT_PACK_TOKENS = 4000
 OVERVIEW_MAX_TOKENS = 512
 OVERVIEW_MAX_CHARS = 400
-_OVERVIEW_TITLES_PER_SECTION = 20
+_OVERVIEW_TITLES_PER_SECTION = 12
+_OVERVIEW_TITLE_CHARS = 24
 _REASK_ECHO_CHARS = 1500  # how much of a bad answer is shown back to the model
 
 
@@ -99,8 +100,10 @@ class OpenAIBackend:
         self.settings = settings
         self.model: str = settings.llm_model
         self.client: ChatClient = client if client is not None else OpenAIChatClient.from_settings(settings)
-        self.cache = cache if cache is not None else AnswerCache(
-            Path(settings.cache_dir) / "llm", enabled=use_cache, refresh=refresh
+        self.cache = (
+            cache
+            if cache is not None
+            else AnswerCache(Path(settings.cache_dir) / "llm", enabled=use_cache, refresh=refresh)
         )
         # One semaphore bounds in-flight requests for everything sharing this backend (the HTTP app's
         # threads, batch), not just the chunks of one report.
@@ -397,7 +400,10 @@ class OpenAIBackend:
         for section, label in SECTION_ZH.items():
             titles = list(dict.fromkeys(d.title for d in drafts if d.section == section))
             if titles:
-                lines.append(f"{label}：" + "；".join(t[:30] for t in titles[:_OVERVIEW_TITLES_PER_SECTION]))
+                lines.append(
+                    f"{label}："
+                    + "；".join(t[:_OVERVIEW_TITLE_CHARS] for t in titles[:_OVERVIEW_TITLES_PER_SECTION])
+                )
         rendered = self.overview_prompt.render(title=doc.meta.title or "", items="\n".join(lines))
         request = ChatRequest(
             model=self.model,

@@ -66,6 +66,8 @@ class ReportView:
     a_warnings: list[str]
     b_warnings: list[str]
     differences: int
+    a_cost: str
+    b_cost: str
 
 
 def _fmt(name: str, value: float | int | None) -> str:
@@ -213,6 +215,15 @@ def _section_score(r: ReportRecord | None, section: str) -> str:
     return f"P {s.precision:.2f} · R {s.recall:.2f} · F1 {s.f1:.2f}"
 
 
+def _cost_line(r: ReportRecord | None) -> str:
+    if r is None:
+        return "—"
+    s = r.scores
+    cost = "no cost" if s.cost_usd is None else f"${s.cost_usd:.4f}"
+    cached = ", cached" if s.cache_hits else ""
+    return f"{s.latency_ms} ms, {cost}, {s.tokens} tokens, {s.calls} calls{cached}"
+
+
 def build_view(a: RunRecord, b: RunRecord) -> dict[str, Any]:
     a_by_id = {r.id: r for r in a.reports}
     b_by_id = {r.id: r for r in b.reports}
@@ -240,6 +251,8 @@ def build_view(a: RunRecord, b: RunRecord) -> dict[str, Any]:
                 a_warnings=ra.warnings if ra else [],
                 b_warnings=rb.warnings if rb else [],
                 differences=sum(row.cls != "same" for s in sections for row in s.rows),
+                a_cost=_cost_line(ra),
+                b_cost=_cost_line(rb),
             )
         )
     return {"a": a, "b": b, "overall": score_rows(a.scores, b.scores), "reports": reports}

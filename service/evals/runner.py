@@ -17,13 +17,14 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from service.backends.base import Backend
-from service.errors import GovbriefError
+from service.errors import GovbriefError, PromptError
 from service.evals.golden import EvalError, GoldenReport, golden_set_hash
 from service.evals.record import RECORD_FORMAT, RecordItem, ReportRecord, RunRecord, RunSettings
 from service.evals.score import aggregate, evaluate_report, text_sha256
 from service.ingest import read_path
 from service.models import SECTION_NAMES, Brief, schema_hash
 from service.pipeline import analyze, summarize_path
+from service.prompts import load_prompt
 from service.settings import Settings
 
 
@@ -81,9 +82,6 @@ def run_settings(
     is_llm = backend.name != "rules"
     prompt_hash = None
     if is_llm:
-        from service.errors import PromptError
-        from service.prompts import load_prompt
-
         try:
             prompt_hash = load_prompt(settings.prompt_id, settings.prompt_version).hash
         except PromptError:

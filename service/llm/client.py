@@ -26,7 +26,8 @@ _TRANSIENT_STATUS = {408, 409, 425, 429}
 # "validation error … response_format.type: Input should be 'text' or 'json_object'"). Retrying
 # that is pointless; treating it as a rejection lets the structured-output ladder step down.
 _REJECTION_WORDS = re.compile(
-    r"response_format|json_schema|validation error|literal_error|not supported|unsupported|grammar", re.IGNORECASE
+    r"response_format|json_schema|validation error|literal_error|not supported|unsupported|grammar",
+    re.IGNORECASE,
 )
 
 

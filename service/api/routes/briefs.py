@@ -22,11 +22,15 @@ MARKDOWN = "text/markdown; charset=utf-8"
 
 
 class BriefOut(Brief):
-    id: str = Field(description="Where the brief is kept: GET /v1/briefs/{id}, /v1/briefs/{id}.md, /briefs/{id}")
+    id: str = Field(
+        description="Where the brief is kept: GET /v1/briefs/{id}, /v1/briefs/{id}.md, /briefs/{id}"
+    )
 
 
 class ErrorOut(BaseModel):
-    detail: str | list[dict[str, Any]] = Field(description="What is wrong, in one line (a list for invalid JSON fields)")
+    detail: str | list[dict[str, Any]] = Field(
+        description="What is wrong, in one line (a list for invalid JSON fields)"
+    )
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:

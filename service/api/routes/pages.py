@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,8 +17,10 @@ from service.models import Brief
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 
 _FORMAT_ORDER = [".txt", ".md", ".html", ".htm", ".pdf", ".docx"]
-_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
-_PAGE_401 = {401: {"description": "API keys are configured: a page asking for one", **_HTML}}
+_HTML: dict[str, Any] = {"content": {"text/html": {"schema": {"type": "string"}}}}
+_PAGE_401: dict[int | str, dict[str, Any]] = {
+    401: {"description": "API keys are configured: a page asking for one", **_HTML}
+}
 
 
 @router.get("/", summary="The upload form", dependencies=[Authorized], responses={200: _HTML, **_PAGE_401})
@@ -57,7 +59,9 @@ async def brief_page(brief_id: str, store: StoreDep) -> Response:
 
 @router.post("/session", include_in_schema=False)
 async def login(
-    request: Request, key: Annotated[str, Form(max_length=512)], next: Annotated[str, Form(max_length=2048)] = "/"
+    request: Request,
+    key: Annotated[str, Form(max_length=512)],
+    next: Annotated[str, Form(max_length=2048)] = "/",
 ) -> Response:
     """The key form on the 401 page: a browser cannot send a Bearer header, so it keeps a cookie."""
     keys = request.app.state.api_keys
