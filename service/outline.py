@@ -275,6 +275,14 @@ def _closing_start(text: str, last: Node) -> int:
     return cut
 
 
+def _clip(node: Node, cut: int) -> None:
+    """Drop what starts at `cut` or later from a node's subtree; end every descendant by node.end."""
+    node.children = [c for c in node.children if c.start < cut]
+    for c in node.children:
+        c.end = min(c.end, node.end)
+        _clip(c, cut)
+
+
 def parse(text: str) -> Outline:
     meta = extract_meta(text)
     roots = _nest(_heading_nodes(text), len(text))
@@ -288,9 +296,7 @@ def parse(text: str) -> Outline:
         cut = _closing_start(text, last)
         if cut < last.end:
             last.end = max(cut - 1, last.body_start)
-            last.children = [c for c in last.children if c.start < cut]
-            for c in last.children:
-                c.end = min(c.end, last.end)
+            _clip(last, cut)
             nodes.append(
                 Node(level=last.level, marker="", title="", start=cut, end=len(text), title_start=cut,
                      title_end=cut, body_start=cut, kind=SectionKind.closing)

@@ -31,11 +31,16 @@ class Settings(BaseSettings):
     llm_reasks: int = Field(default=2, ge=0, description="Re-asks after an invalid answer")
     llm_temperature: float = 0.0
     llm_max_tokens: int = Field(default=2048, ge=64)
-    llm_structured_output: StructuredMode = "json_schema"
+    # auto: strict json_schema first, stepping down the ladder when a server rejects a mode.
+    llm_structured_output: StructuredMode = "auto"
+    llm_pack_tokens: int = Field(default=4000, ge=0, description="Pack consecutive chunks into one request up to this; 0 = one chunk per request")
+    llm_backoff_initial: float = Field(default=0.5, ge=0)
+    llm_backoff_max: float = Field(default=20.0, ge=0)
     llm_price_prompt_per_1k: float | None = None
     llm_price_completion_per_1k: float | None = None
     prompt_id: str = "extract"
     prompt_version: str | None = None  # newest when unset
+    prompts_dir: Path | None = None  # default: prompts/ beside the package
 
     # --- pipeline ---
     chunk_max_tokens: int = Field(default=1500, ge=100)

@@ -17,7 +17,7 @@ Built on `FakeOpenAI` (composition through its `route()` hook; that file is not 
     POST /v1/batches/{id}/cancel     cancelled
 
 Lines are answered by `line_responder` (the base server's `auto_responder` by default, i.e. the
-same answers the direct path gets); `fail_line(custom_id, status)` makes a line fail, and
+same answers the direct path gets); `fail_line(custom_id or predicate, status)` makes lines fail, and
 `expire_after` completes only that many lines and ends the batch `expired`.
 """
 
@@ -52,7 +52,7 @@ class FakeOpenAIBatch(FakeOpenAI):
         self.batches: dict[str, dict[str, Any]] = {}
         self.polls: dict[str, int] = {}
         self.line_requests: list[RecordedRequest] = []  # every batch line answered, as a chat request
-        self._failing: dict[str, int] = {}
+        self._failing: list[tuple[Callable[[str], bool], int]] = []
         self._ids = itertools.count(1)
         self._batch_lock = threading.Lock()
         self.route("POST", "/v1/files", self._create_file)
@@ -64,8 +64,12 @@ class FakeOpenAIBatch(FakeOpenAI):
 
     # --- scripting and inspection ---------------------------------------------------------------
 
-    def fail_line(self, custom_id: str, status: int = 500) -> None:
-        self._failing[custom_id] = status
+    def fail_line(self, custom_id: str | Callable[[str], bool], status: int = 500) -> None:
+        """Answer the line(s) with this custom_id (or for which the predicate holds) with `status`."""
+        self._failing.append((custom_id if callable(custom_id) else custom_id.__eq__, status))
+
+    def clear_failures(self) -> None:
+        self._failing.clear()
 
     def uploaded_lines(self) -> list[dict[str, Any]]:
         """Every request line of every uploaded batch input file, parsed."""
@@ -207,7 +211,7 @@ class FakeOpenAIBatch(FakeOpenAI):
                 received_at=time.monotonic(),
             )
             self.line_requests.append(chat)
-            status = self._failing.get(cid)
+            status = next((code for matches, code in self._failing if matches(cid)), None)
             reply = error_reply(status, "scripted failure") if status else self.line_responder(chat)
             result = {
                 "id": f"batch_req_{n}",

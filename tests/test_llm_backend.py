@@ -437,7 +437,8 @@ def test_a_failed_overview_falls_back_to_the_default(fake: FakeOpenAI, tmp_path:
 # --- configuration ------------------------------------------------------------------------------
 
 
-def test_configuration_errors(fake: FakeOpenAI, tmp_path: Path) -> None:
+def test_configuration_errors(fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # the settings' fallback key
     with pytest.raises(ConfigError, match="GOVBRIEF_LLM_MODEL"):
         make_backend(fake, tmp_path, llm_model=None)
     with pytest.raises(ConfigError, match="BASE_URL"):

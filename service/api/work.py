@@ -12,9 +12,12 @@ import hashlib
 import logging
 import secrets
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import anyio
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 
 from service.api.metrics import Metrics
@@ -27,6 +30,12 @@ from service.pipeline import summarize_bytes
 from service.settings import Settings
 
 log = logging.getLogger("govbrief.api")
+
+#: Pipeline runs at once. They get their own limiter so that minutes-long LLM runs cannot take every
+#: thread of the default pool, which uploads and store writes need too. Rules runs are CPU-bound
+#: (one core under the GIL) and LLM runs wait on the backend's own connection semaphore, so more
+#: would only queue elsewhere.
+PIPELINE_SLOTS = 16
 
 BackendFactory = Callable[[str, Settings], Backend]
 
@@ -77,6 +86,9 @@ class Briefer:
         self._backends: dict[str, Backend] = {}
         # Keyed by the running loop as well: a future may only be awaited on the loop that made it.
         self._inflight: dict[tuple[int, str], asyncio.Future[Result]] = {}
+        self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+            weakref.WeakKeyDictionary()
+        )
         metrics.gauge(
             "govbrief_pipeline_runs_in_flight", "Pipeline runs under way.", lambda: len(self._inflight)
         )
@@ -106,13 +118,15 @@ class Briefer:
     async def brief(self, data: bytes, filename: str, backend: str | None) -> Result:
         engine = self.backend(backend)
         digest = hashlib.sha256(data).hexdigest()
-        key = (
-            id(asyncio.get_running_loop()),
-            _key(digest, filename, engine.name, self.settings.chunk_max_tokens),
-        )
+        loop = asyncio.get_running_loop()
+        key = (id(loop), _key(digest, filename, engine.name, self.settings.chunk_max_tokens))
         task = self._inflight.get(key)
         if task is None:
-            task = asyncio.ensure_future(run_in_threadpool(self._run, data, filename, engine))
+            limiter = self._limiters.get(loop)
+            if limiter is None:
+                limiter = self._limiters[loop] = anyio.CapacityLimiter(PIPELINE_SLOTS)
+            run = anyio.to_thread.run_sync(self._run, data, filename, engine, limiter=limiter)
+            task = asyncio.ensure_future(run)
             self._inflight[key] = task
             task.add_done_callback(lambda t: self._finished(key, t))
         else:

@@ -111,6 +111,7 @@ class OpenAIBackend:
             retry or RetryPolicy.from_settings(settings),
             limiter if limiter is not None else threading.BoundedSemaphore(settings.llm_concurrency),
         )
+        prompts_dir = prompts_dir or settings.prompts_dir
         self.prompt: Prompt = load_prompt(settings.prompt_id, settings.prompt_version, prompts_dir)
         self.overview_prompt: Prompt = load_prompt("overview", None, prompts_dir)
         self.schema = chunk_result_schema()

