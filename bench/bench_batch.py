@@ -44,7 +44,9 @@ def _serve(latency: float, urls: Any, stop: Any) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reports", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per request at the fake server")
     parser.add_argument("--concurrency", type=int, default=16)
@@ -101,12 +103,20 @@ def main() -> None:
     ideal_s = requests * args.latency / args.concurrency
     actual_rpm = args.reports / cold_s * 60
     ideal_rpm = args.reports / ideal_s * 60
-    print(f"batch bench: {args.reports} reports (5 seeds repeated), latency {args.latency:g}s, concurrency {args.concurrency}")
-    print(f"  requests          {requests} at the server ({calls} in the manifest, {requests / args.reports:.2f}/report)")
+    print(
+        f"batch bench: {args.reports} reports (5 seeds repeated), latency {args.latency:g}s, concurrency {args.concurrency}"
+    )
+    print(
+        f"  requests          {requests} at the server ({calls} in the manifest, {requests / args.reports:.2f}/report)"
+    )
     print(f"  cold              {cold_s:7.2f} s  {actual_rpm:7.1f} reports/min  ({ok}/{args.reports} ok)")
-    print(f"  ideal             {ideal_s:7.2f} s  {ideal_rpm:7.1f} reports/min  (requests × latency / concurrency)")
+    print(
+        f"  ideal             {ideal_s:7.2f} s  {ideal_rpm:7.1f} reports/min  (requests × latency / concurrency)"
+    )
     print(f"  cold vs ideal     {actual_rpm / ideal_rpm:7.1%}  (aim ≥ 85%)")
-    print(f"  warm rerun        {warm_s:7.3f} s  ({warm.counters.cached} already done, {warm.counters.worked} redone)")
+    print(
+        f"  warm rerun        {warm_s:7.3f} s  ({warm.counters.cached} already done, {warm.counters.worked} redone)"
+    )
     print(f"  warm speed-up     {cold_s / warm_s:7.0f}×  (aim ≥ 50×)")
 
 

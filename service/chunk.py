@@ -17,12 +17,30 @@ def _block_key(outline: Outline, sentence: Sentence) -> tuple[int, ...]:
     return tuple(n.start for n in path[:2])
 
 
+def _block_keys(outline: Outline, sentences: list[Sentence]) -> list[tuple[int, ...]]:
+    """`_block_key` of every sentence in one sweep: sentences and sibling nodes are both in order."""
+    keys: list[tuple[int, ...]] = []
+    tops = outline.nodes
+    i = j = 0
+    for s in sentences:
+        while i < len(tops) and tops[i].end <= s.start:
+            i, j = i + 1, 0
+        if i == len(tops) or tops[i].start > s.start:
+            keys.append(())
+            continue
+        kids = tops[i].children
+        while j < len(kids) and kids[j].end <= s.start:
+            j += 1
+        inside = j < len(kids) and kids[j].start <= s.start
+        keys.append((tops[i].start, kids[j].start) if inside else (tops[i].start,))
+    return keys
+
+
 def make_chunks(text: str, outline: Outline, sentences: list[Sentence], *, max_tokens: int = 1500) -> list[Chunk]:
     # Group sentences into blocks (same top-level + second-level section), in order.
     blocks: list[list[Sentence]] = []
     keys: list[tuple[int, ...]] = []
-    for s in sentences:
-        key = _block_key(outline, s)
+    for s, key in zip(sentences, _block_keys(outline, sentences), strict=True):
         if blocks and keys[-1] == key:
             blocks[-1].append(s)
         else:

@@ -12,6 +12,8 @@ _SIMILAR = 88  # rapidfuzz ratio above which two items of one section say the sa
 
 def _overlap(a: list[Span], b: list[Span]) -> float:
     """Share of the shorter evidence that the other evidence covers."""
+    if min(x.start for x in a) >= max(y.end for y in b) or min(y.start for y in b) >= max(x.end for x in a):
+        return 0.0  # far apart: the usual case, decided without comparing every pair
     inter = sum(max(0, min(x.end, y.end) - max(x.start, y.start)) for x in a for y in b)
     shorter = min(sum(x.end - x.start for x in a), sum(y.end - y.start for y in b)) or 1
     return inter / shorter

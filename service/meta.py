@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 
@@ -29,7 +30,7 @@ def _title(lines: list[str]) -> str | None:
         # A title wrapped over two lines (PDF): "…关于2020年度法治政府建" + "设情况的报告"
         candidates = [
             (i, a + b)
-            for i, (a, b) in enumerate(zip(head, head[1:], strict=False))
+            for i, (a, b) in enumerate(itertools.pairwise(head))
             if "。" not in a + b and _TITLE.match(a + b)
         ]
     return min(candidates, key=lambda c: (not c[1].endswith("报告"), c[0]))[1] if candidates else None
@@ -66,8 +67,8 @@ def _published(lines: list[str]) -> str | None:
     fields = [m for ln in lines[:_HEAD_LINES] for m in _DATE_FIELD.finditer(ln)]
     if fields:
         # 发布日期 wins over a bare 日期 such as 成文日期 (the signing date), whichever comes first.
-        m = next((f for f in fields if f.group("key") != "日期"), fields[0])
-        _, y, mo, d = m.groups()
+        field = next((f for f in fields if f.group("key") != "日期"), fields[0])
+        _, y, mo, d = field.groups()
         return f"{int(y):04d}-{int(mo):02d}-{int(d):02d}"
     # A printed document: the signature date at the end (not the 印发 line).
     for ln in reversed(lines[-8:]):

@@ -38,11 +38,13 @@ class FoundMetric:
     end: int
 
 
-def find_metrics(text: str, start: int = 0, end: int | None = None) -> list[FoundMetric]:
-    """Metrics stated in text[start:end]; offsets are absolute."""
+def find_metrics(text: str, start: int = 0, end: int | None = None, *, limit: int | None = None) -> list[FoundMetric]:
+    """Metrics stated in text[start:end], in order; offsets are absolute. `limit`: only the first ones."""
     end = len(text) if end is None else end
     out: list[FoundMetric] = []
     for m in _NUMBER.finditer(text, start, end):
+        if limit is not None and len(out) >= limit:
+            break
         if m.start() > 0 and text[m.start() - 1] in "0123456789.-/〔[":
             continue  # part of a date, a 文号 or a range
         unit = m.group("unit")

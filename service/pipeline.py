@@ -7,6 +7,8 @@ imports an LLM client.
 
 from __future__ import annotations
 
+import itertools
+import re
 import time
 from pathlib import Path
 
@@ -20,12 +22,14 @@ from service.models import Brief, Provenance, Source, schema_hash
 
 #: Below this many CJK characters of prose a text is not a report (a nav bar, an error page).
 MIN_REPORT_CJK_CHARS = 40
+_CJK_CHAR = re.compile("[\u4e00-\u9fff]")
 
 
 def analyze(raw: RawText, *, chunk_max_tokens: int = 1500) -> Document:
     """Everything up to extraction; deterministic and cheap."""
     text = normalize.normalize(raw.text)
-    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    # Count only as far as the threshold: a report passes within its first lines.
+    cjk = sum(1 for _ in itertools.islice(_CJK_CHAR.finditer(text), MIN_REPORT_CJK_CHARS))
     if cjk < MIN_REPORT_CJK_CHARS:
         raise NotAReportError(raw.path, f"no report text found ({cjk} Chinese characters after cleaning)")
     tree = outline.parse(text)

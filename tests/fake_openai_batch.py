@@ -146,7 +146,9 @@ class FakeOpenAIBatch(FakeOpenAI):
                 errors.append({"line": n, "message": "invalid JSON"})
                 continue
             if set(row) != {"custom_id", "method", "url", "body"}:
-                errors.append({"line": n, "message": f"keys must be custom_id, method, url, body; got {sorted(row)}"})
+                errors.append(
+                    {"line": n, "message": f"keys must be custom_id, method, url, body; got {sorted(row)}"}
+                )
             elif row["method"] != "POST" or row["url"] != endpoint:
                 errors.append({"line": n, "message": "method must be POST and url the batch endpoint"})
             elif row["custom_id"] in seen:
@@ -221,9 +223,15 @@ class FakeOpenAIBatch(FakeOpenAI):
             }
             (output if reply.status == 200 else errors).append(json.dumps(result, ensure_ascii=False))
         if output:
-            batch["output_file_id"] = self._add_file(("\n".join(output) + "\n").encode(), "output.jsonl", "batch_output")["id"]
+            batch["output_file_id"] = self._add_file(
+                ("\n".join(output) + "\n").encode(), "output.jsonl", "batch_output"
+            )["id"]
         if errors:
-            batch["error_file_id"] = self._add_file(("\n".join(errors) + "\n").encode(), "errors.jsonl", "batch_output")["id"]
+            batch["error_file_id"] = self._add_file(
+                ("\n".join(errors) + "\n").encode(), "errors.jsonl", "batch_output"
+            )["id"]
         batch["request_counts"] = {"total": len(rows), "completed": len(output), "failed": len(errors)}
-        batch["status"] = "expired" if self.expire_after is not None and self.expire_after < len(rows) else "completed"
+        batch["status"] = (
+            "expired" if self.expire_after is not None and self.expire_after < len(rows) else "completed"
+        )
         batch["completed_at"] = int(time.time())

@@ -20,6 +20,7 @@ from typing import Any
 import formats
 import httpx
 import pytest
+from fake_openai import FakeOpenAI
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from llm_helpers import fake_server, settings_for
@@ -563,28 +564,30 @@ def test_metrics_count_llm_calls_tokens_and_cache_hits(tmp_path: Path) -> None:
     assert metric(text, "govbrief_llm_cache_hits_total", backend="openai") == 1
 
 
-def test_openai_backend_end_to_end_counts_llm_calls_and_cache_hits(tmp_path: Path) -> None:
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    yield from fake_server()
+
+
+def test_openai_backend_end_to_end_counts_llm_calls_and_cache_hits(tmp_path: Path, fake: FakeOpenAI) -> None:
     """The real openai backend against a fake OpenAI-compatible server (tests/fake_openai.py)."""
-    for server in fake_server():
-        settings = settings_for(server, tmp_path, data_dir=tmp_path / "data", backend="auto", api_keys=None)
-        with TestClient(create_app(settings)) as c:
-            first = post_text(c, filename="q.txt")
-            assert first.status_code == 201, first.text
-            p = first.json()["provenance"]
-            assert p["backend"] == "openai" and p["llm_calls"] >= 1 and p["prompt_tokens"] > 0
-            assert first.json()["achievements"]
-            second = post_text(c, filename="q.txt")  # same report later: answered from the LLM cache
-            assert second.json()["provenance"]["cache_hit"] is True
-            text = c.get("/metrics").text
-        assert (
-            metric(text, "govbrief_llm_calls_total", backend="openai")
-            == p["llm_calls"]
-            == len(server.chat_requests())
-        )
-        assert (
-            metric(text, "govbrief_llm_tokens_total", backend="openai", kind="prompt") == p["prompt_tokens"]
-        )
-        assert metric(text, "govbrief_llm_cache_hits_total", backend="openai") == 1
+    settings = settings_for(fake, tmp_path, data_dir=tmp_path / "data", backend="auto", api_keys=None)
+    with TestClient(create_app(settings)) as c:
+        first = post_text(c, filename="q.txt")
+        assert first.status_code == 201, first.text
+        p = first.json()["provenance"]
+        assert p["backend"] == "openai" and p["llm_calls"] >= 1 and p["prompt_tokens"] > 0
+        assert first.json()["achievements"]
+        second = post_text(c, filename="q.txt")  # same report later: answered from the LLM cache
+        assert second.json()["provenance"]["cache_hit"] is True
+        text = c.get("/metrics").text
+    assert (
+        metric(text, "govbrief_llm_calls_total", backend="openai")
+        == p["llm_calls"]
+        == len(fake.chat_requests())
+    )
+    assert metric(text, "govbrief_llm_tokens_total", backend="openai", kind="prompt") == p["prompt_tokens"]
+    assert metric(text, "govbrief_llm_cache_hits_total", backend="openai") == 1
 
 
 # --- concurrency and failures --------------------------------------------------------------------

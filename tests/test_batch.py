@@ -51,7 +51,9 @@ def corpus(tmp_path: Path, seed_paths: list[Path]) -> Path:
         shutil.copy(p, root / p.name)
     (root / "empty.txt").write_bytes(b"")
     (root / "binary.txt").write_bytes(bytes(range(256)) * 8)
-    (root / "notes.xyz").write_text("不是报告", encoding="utf-8")  # skipped by the walk, named explicitly below
+    (root / "notes.xyz").write_text(
+        "不是报告", encoding="utf-8"
+    )  # skipped by the walk, named explicitly below
     # A directory named like a report: the walk goes into it rather than trying to read it.
     nested = root / "2021年报告.txt"
     nested.mkdir()
@@ -285,7 +287,9 @@ def test_bad_credentials_stop_the_batch(tmp_path: Path, seed_paths: list[Path]) 
     assert sum(backend.calls.values()) == 1
 
 
-def test_outputs_are_written_atomically(tmp_path: Path, seed_paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outputs_are_written_atomically(
+    tmp_path: Path, seed_paths: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A crash between writing a brief's bytes and renaming them leaves no partial file and no record."""
     real_replace = os.replace
     calls = {"n": 0}
@@ -303,3 +307,25 @@ def test_outputs_are_written_atomically(tmp_path: Path, seed_paths: list[Path], 
     assert result.stopped and "No space left" in result.stopped
     assert not list(out.glob(".*.tmp"))
     assert not Journal(out).load()  # the report was not recorded: the next run redoes it
+
+
+def test_progress_displays(tmp_path: Path, seed_paths: list[Path]) -> None:
+    import io
+
+    from service.batch.progress import Counters, LineProgress, RichProgress, make_progress
+
+    (tmp_path / "bad[s12].txt").write_bytes(b"")
+    paths = [*seed_paths[:2], tmp_path / "bad[s12].txt"]
+    for cls in (LineProgress, RichProgress):
+        stream = io.StringIO()
+        counters = Counters()
+        progress = cls(counters, file=stream)
+        inputs = collect_inputs([str(p) for p in paths])
+        out = tmp_path / cls.__name__
+        BatchRunner(
+            RulesBackend(), inputs, BatchOptions(outdir=out), progress=progress, counters=counters
+        ).run()
+        text = stream.getvalue()
+        assert "bad[s12]" in text and "empty file" in text, text  # rich markup escaped
+        assert counters.ok == 2 and counters.failed == 1 and counters.done == 3
+    assert make_progress(Counters(), quiet=False, file=io.StringIO()).__class__ is LineProgress

@@ -50,7 +50,8 @@ def corpus(tmp_path: Path, seed_paths: list[Path]) -> Path:
 
 def via_batch(*args: str | Path) -> Any:
     return runner.invoke(
-        app, ["batch", *map(str, args), "--backend", "openai", "--via", "openai-batch", "--poll-interval", "0.01"]
+        app,
+        ["batch", *map(str, args), "--backend", "openai", "--via", "openai-batch", "--poll-interval", "0.01"],
     )
 
 
@@ -66,7 +67,9 @@ def items(brief: Brief) -> list[tuple[str, str, str, list[tuple[int, int]]]]:
     ]
 
 
-def test_batch_api_end_to_end(fake: FakeOpenAIBatch, corpus: Path, tmp_path: Path, seed_paths: list[Path]) -> None:
+def test_batch_api_end_to_end(
+    fake: FakeOpenAIBatch, corpus: Path, tmp_path: Path, seed_paths: list[Path]
+) -> None:
     out = tmp_path / "out"
     result = via_batch(corpus, "-o", out, "--with-text", "--no-cache")
     assert result.exit_code == 0, result.output
@@ -107,7 +110,9 @@ def test_batch_api_end_to_end(fake: FakeOpenAIBatch, corpus: Path, tmp_path: Pat
 
     # The direct path, asked the same questions of the same server, makes the same items.
     direct = tmp_path / "direct"
-    result = runner.invoke(app, ["batch", str(corpus), "-o", str(direct), "--backend", "openai", "--no-cache"])
+    result = runner.invoke(
+        app, ["batch", str(corpus), "-o", str(direct), "--backend", "openai", "--no-cache"]
+    )
     assert result.exit_code == 0, result.output
     for r in records(direct):
         a = Brief.model_validate_json((direct / f"{r['name']}.json").read_text(encoding="utf-8"))
@@ -159,7 +164,9 @@ def _run(settings: Settings, corpus: Path, out: Path, **kw: Any) -> OpenAIBatchR
     )
 
 
-def test_interrupted_polling_resumes_the_same_batch(fake: FakeOpenAIBatch, corpus: Path, tmp_path: Path) -> None:
+def test_interrupted_polling_resumes_the_same_batch(
+    fake: FakeOpenAIBatch, corpus: Path, tmp_path: Path
+) -> None:
     settings = get_settings()
     out = tmp_path / "out"
 
@@ -193,10 +200,26 @@ def test_request_file_splitting_and_result_parsing() -> None:
     assert [len(p) for p in split_lines(lines, max_bytes=40)] == [2, 2, 2, 1]
     text = "\n".join(
         [
-            json.dumps({"custom_id": "a", "response": {"status_code": 200, "body": {
-                "choices": [{"message": {"content": "{}"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 1}}}, "error": None}),
-            json.dumps({"custom_id": "b", "response": {"status_code": 429, "body": {"error": {"message": "slow"}}}, "error": None}),
+            json.dumps(
+                {
+                    "custom_id": "a",
+                    "response": {
+                        "status_code": 200,
+                        "body": {
+                            "choices": [{"message": {"content": "{}"}, "finish_reason": "stop"}],
+                            "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+                        },
+                    },
+                    "error": None,
+                }
+            ),
+            json.dumps(
+                {
+                    "custom_id": "b",
+                    "response": {"status_code": 429, "body": {"error": {"message": "slow"}}},
+                    "error": None,
+                }
+            ),
             json.dumps({"custom_id": "c", "response": None, "error": {"code": "x", "message": "expired"}}),
             "not json",
         ]

@@ -1,7 +1,7 @@
 """Interrupted batches resume without redoing finished reports.
 
-The CLI runs as a real subprocess (`tests/batch_child.py`: the real `govbrief batch` with the rules
-backend slowed down and counting its work per input) over 200 inputs (the seeds copied 40× under
+The CLI runs as a real subprocess (this file run as a script: the real `govbrief batch`, with the
+rules backend slowed down and counting its work per input — see `_child_main`) over 200 inputs (the seeds copied 40× under
 other names). It is stopped three ways mid-run — SIGKILL (no cleanup at all), SIGTERM (stop now),
 SIGINT (Ctrl-C: finish what is in flight) — and then run to the end. The work log, written by the
 backend and not by the code under test, must show that no input was worked on again once the
@@ -20,9 +20,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from service.batch.manifest import JOURNAL, Journal
+from service.document import Document, Extraction
 
 REPO = Path(__file__).resolve().parents[1]
 COPIES = 40
@@ -37,8 +36,17 @@ def _start(src: Path, out: Path, worklog: Path, *extra: str, delay: float = 0.04
         "GOVBRIEF_TEST_WORKLOG": str(worklog),
     }
     return subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "batch_child.py"), "batch", str(src), "-o", str(out),
-         "-j", str(CONCURRENCY), *extra],
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "batch",
+            str(src),
+            "-o",
+            str(out),
+            "-j",
+            str(CONCURRENCY),
+            *extra,
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -118,27 +126,70 @@ def test_killed_batches_resume_without_redoing_work(tmp_path: Path, seed_paths: 
     assert not list(out.glob(".*.tmp"))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM])
-def test_sigterm_exit_is_prompt(tmp_path: Path, seed_paths: list[Path], sig: signal.Signals) -> None:
-    """`kill` does not wait for in-flight work (the journal makes that safe)."""
+def test_sigterm_stops_at_once(tmp_path: Path, seed_paths: list[Path]) -> None:
+    """`kill` does not wait for in-flight work (the journal makes that safe); Ctrl-C would."""
     src = tmp_path / "in"
     src.mkdir()
-    for n in range(8):
+    for n in range(4):
         for p in seed_paths:
             shutil.copy(p, src / f"{p.stem}_{n}.txt")
     out = tmp_path / "out"
-    env_delay = "2.0"  # every report takes 2 s: a graceful stop would take that long
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "batch_child.py"), "batch", str(src), "-o", str(out), "-j", "4", "-q"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), "GOVBRIEF_TEST_DELAY": env_delay,
-             "GOVBRIEF_TEST_WORKLOG": str(tmp_path / "work.log")},
-    )
-    deadline = time.monotonic() + 30
-    while not (out / "manifest.jsonl").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)  # the journal is opened when the run starts
-    time.sleep(0.3)
+    # Every report takes 60 s: waiting for the four in flight would take a minute.
+    proc = _start(src, out, tmp_path / "work.log", delay=60.0)
+    assert proc.stderr is not None
+    first_line = proc.stderr.readline().decode()  # printed once the run has started
+    assert "to do" in first_line, first_line
+    time.sleep(0.2)
     started = time.monotonic()
-    proc.send_signal(sig)
+    proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 130
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 20  # far less than one report's minute
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["last_run"]["interrupted"] and manifest["last_run"]["abandoned"] == CONCURRENCY
+    assert manifest["inputs"] == []
+
+
+# --- the child process ----------------------------------------------------------------------------
+
+
+class SlowCountingBackend:
+    """The rules backend, slowed down by GOVBRIEF_TEST_DELAY seconds per report; once a report's
+    extraction is done it appends `pid<TAB>path` to GOVBRIEF_TEST_WORKLOG: the tests' own count of
+    the work each input got, independent of the journal under test."""
+
+    name = "rules"
+
+    def __init__(self, delay: float, worklog: str) -> None:
+        from service.backends.rules import RulesBackend
+
+        self.inner = RulesBackend()
+        self.delay = delay
+        self.worklog = worklog
+
+    def extract(self, doc: Document) -> Extraction:
+        time.sleep(self.delay)
+        extraction = self.inner.extract(doc)
+        fd = os.open(self.worklog, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{os.getpid()}\t{doc.path}\n".encode())
+        finally:
+            os.close(fd)
+        return extraction
+
+
+def _child_main(argv: list[str]) -> None:
+    """`python tests/test_batch_resume.py batch INPUT… -o OUT …`: the real CLI, this backend."""
+    import service.cli.batch as cli_batch
+    from service.cli import app
+
+    def backend(name: str | None, settings: object = None, **kw: object) -> SlowCountingBackend:
+        return SlowCountingBackend(
+            float(os.environ["GOVBRIEF_TEST_DELAY"]), os.environ["GOVBRIEF_TEST_WORKLOG"]
+        )
+
+    cli_batch.backend_from_options = backend  # type: ignore[assignment]
+    app(argv)
+
+
+if __name__ == "__main__":
+    _child_main(sys.argv[1:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ def _check(text: str, tree: Outline, sentences: list[Sentence], chunks: list[Chu
         assert c.start == c.sentences[0].start and c.end == c.sentences[-1].end
     # Greedy: a chunk that ends inside a second-level block of its section ends only because the
     # next sentence would not fit.
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         last, first = a.sentences[-1], b.sentences[0]
         if _block(tree, last) == _block(tree, first):
             assert a.tokens + tokens.count(first.text) + 1 > budget
@@ -82,12 +83,18 @@ def test_a_small_report_is_one_chunk_per_top_level_section() -> None:
         SectionKind.closing,
     ]
     assert [c.heading_path for c in chunks] == [[], ["主要成效"], ["存在问题"], ["2023年工作打算"], []]
-    assert [c.kind for c in chunk.extractable(chunks)] == [SectionKind.achievements, SectionKind.problems, SectionKind.plans]
+    assert [c.kind for c in chunk.extractable(chunks)] == [
+        SectionKind.achievements,
+        SectionKind.problems,
+        SectionKind.plans,
+    ]
 
 
 def test_a_tight_budget_splits_at_second_level_sections_and_keeps_their_path() -> None:
     text, tree, sentences = _analyze(REPORT)
-    first_block = [s for s in sentences if tree.kind_at(s.start) == SectionKind.achievements and "（二）" not in s.text]
+    first_block = [
+        s for s in sentences if tree.kind_at(s.start) == SectionKind.achievements and "（二）" not in s.text
+    ]
     budget = sum(tokens.count(s.text) + 1 for s in first_block) + 5  # (一) fits, (一)+(二) does not
     chunks = chunk.make_chunks(text, tree, sentences, max_tokens=budget)
     _check(text, tree, sentences, chunks, budget)

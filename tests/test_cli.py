@@ -150,7 +150,10 @@ BAD: dict[str, tuple[Callable[[Path], Path], str]] = {
     "binary": (_write("scan.txt", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8), "binary"),
     "unsupported": (_write("report.rtf", b"{\\rtf1 hello}"), "unsupported file type '.rtf'"),
     "zip-as-xlsx": (_write("report.xlsx", b"PK\x03\x04 not really a spreadsheet"), "supported: .docx"),
-    "no-report-text": (_write("nav.txt", "首页 > 政务公开 > 年度报告\n打印\n关闭\n".encode()), "no report text"),
+    "no-report-text": (
+        _write("nav.txt", "首页 > 政务公开 > 年度报告\n打印\n关闭\n".encode()),
+        "no report text",
+    ),
     "nav-only-html": (
         _write("nav.html", "<html><body><nav>首页 | 政务公开 | 互动交流</nav></body></html>".encode()),
         "no report text",
@@ -180,7 +183,9 @@ def test_one_bad_file_among_good_ones(report: Path, tmp_path: Path, seed_paths: 
     res = _run(str(report), str(bad), str(seed_paths[0]), "-o", str(out), *RULES)
     assert res.exit_code == 2
     assert res.stderr.splitlines() == [f"govbrief: error: {bad}: empty file (0 bytes)"]
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{report.stem}.json", f"{seed_paths[0].stem}.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{report.stem}.json", f"{seed_paths[0].stem}.json"]
+    )
     # and to stdout: the good ones are still printed
     res = _run(str(bad), str(report), *RULES)
     assert res.exit_code == 2
@@ -193,7 +198,9 @@ def test_the_console_script(tmp_path: Path) -> None:
     if not exe.exists():
         pytest.skip("govbrief console script not installed in this environment")
     missing = tmp_path / "nope.pdf"
-    done = subprocess.run([str(exe), "summarize", str(missing), *RULES], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(exe), "summarize", str(missing), *RULES], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert done.stderr == f"govbrief: error: {missing}: no such file\n"
     helped = subprocess.run([str(exe), "summarize", "--help"], capture_output=True, text=True, timeout=60)

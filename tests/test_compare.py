@@ -15,7 +15,7 @@ one in nearly the same words (行政执法监督力度不够), so they must sit 
 (法治培训教育) share a legal-publicity-and-training problem; 普陀's digitalisation and 中原's public legal
 services are said by no other report. No place reports twice, so there is nothing to follow up.
 
-For follow-ups, `tests/data/qinghe_2022.txt` is a fictional year-2022 report of the sample's county
+For follow-ups, QINGHE_2022 below is a fictional year-2022 report of the sample's county
 (青禾县, see service/samples/README.md). Its four plans against the 2023 sample's achievements, by
 hand: 综合行政执法改革 → 2023 (四)1 深化综合行政执法改革; 规范性文件集中清理 → 2023 (二)2 开展规范性文件集中清理;
 政务公开标准化规范化 → 2023 (五)2 扎实推进政务公开 (基层政务公开标准化规范化建设); 应急管理法治保障 → nothing
@@ -43,7 +43,52 @@ from service.models import Brief
 from service.pipeline import summarize_path
 
 runner = CliRunner()
-QINGHE_2022 = Path(__file__).parent / "data" / "qinghe_2022.txt"
+#: Fictional, like the sample it precedes (service/samples/README.md): every name and number made up.
+QINGHE_2022 = """\
+青禾县人民政府关于2022年度法治政府建设情况的报告
+发布日期：2023-03-10 09:00    来源：青禾县司法局
+
+青政发〔2023〕4号
+
+临川市人民政府：
+
+2022年，青禾县坚持以习近平新时代中国特色社会主义思想为指导，深入学习贯彻习近平法治思想，认真落实《法治政府建设实施纲要（2021—2025年）》，统筹推进依法行政各项工作。本文件为虚构的测试材料，县名、数字均为编造。现将有关情况报告如下。
+
+一、2022年法治政府建设主要成效
+
+（一）深化“放管服”改革，优化法治化营商环境
+
+全年取消行政许可事项5项，县级政务服务事项网上可办率95.2%。推行企业开办“一窗通办”，企业开办时间压缩至2个工作日以内。
+
+（二）加强行政规范性文件管理
+
+严格落实行政规范性文件合法性审核机制，全年审核规范性文件15件，提出修改意见41条，备案审查率100%。
+
+（三）推进行政执法规范化
+
+组织全县行政执法人员参加执法资格考试，新增持证执法人员86人。开展行政执法案卷评查，评查案卷300卷，发现问题95个。
+
+二、党政主要负责人履行推进法治建设第一责任人职责情况
+
+县政府主要负责人认真履行推进法治建设第一责任人职责，主持召开县政府常务会议专题研究法治政府建设工作4次，全年集体学法10次。
+
+三、存在问题及2023年工作打算
+
+2022年，我县法治政府建设取得了一定成效，但仍存在一些问题和不足：基层综合行政执法力量不足；规范性文件清理不够及时；政务公开的标准化规范化程度不高。
+
+2023年，我县将重点做好以下工作：
+
+（一）深化综合行政执法改革。推进乡镇（街道）综合行政执法改革，整合执法队伍，将更多执法事项下放乡镇（街道）实施，全面落实行政执法“三项制度”。
+
+（二）开展规范性文件集中清理。围绕民法典实施和优化营商环境，组织各部门开展行政规范性文件集中清理，建立规范性文件动态清理工作机制。
+
+（三）推进政务公开标准化规范化。在各乡镇（街道）设立政务公开专区，提高政府信息主动公开质量，依法办理政府信息公开申请。
+
+（四）加强应急管理法治保障。修订县级突发事件总体应急预案，组织开展防汛防台应急演练，提升依法应对突发事件的能力。
+
+青禾县人民政府
+2023年3月8日
+"""
 
 
 def _batch(paths: list[Path], out: Path) -> Path:
@@ -102,16 +147,22 @@ def test_table_counts(compared: dict[str, Any], seeds_out: Path) -> None:
             assert sum(per_category) == len(items)
             for item in items:
                 assert int(row[f"{item.category.value}:{section}"]) >= 1
-    long_rows = list(csv.DictReader((seeds_out / "compare_long.csv").read_text(encoding="utf-8-sig").splitlines()))
+    long_rows = list(
+        csv.DictReader((seeds_out / "compare_long.csv").read_text(encoding="utf-8-sig").splitlines())
+    )
     assert len(long_rows) == 5 * len(compared["categories"])
     problems = list(csv.DictReader((seeds_out / "problems.csv").read_text(encoding="utf-8-sig").splitlines()))
-    assert {r["group"] for r in problems} == {str(n) for n in range(1, len(compared["recurring_problems"]) + 1)}
+    assert {r["group"] for r in problems} == {
+        str(n) for n in range(1, len(compared["recurring_problems"]) + 1)
+    }
     html = (seeds_out / "compare.html").read_text(encoding="utf-8")
     assert "多地共有的问题" in html and "行政执法" in html
 
 
 def test_plans_followed_up_next_year(tmp_path: Path) -> None:
-    out = _batch([QINGHE_2022, sample_path()], tmp_path / "out")
+    report_2022 = tmp_path / "qinghe_2022.txt"
+    report_2022.write_text(QINGHE_2022, encoding="utf-8")
+    out = _batch([report_2022, sample_path()], tmp_path / "out")
     comparison = build_comparison(load_briefs(out))
     links = {f.plan.title: f for f in comparison.followups}
     assert len(links) == 4 and {f.year for f in links.values()} == {2022}
@@ -161,7 +212,9 @@ def test_reads_summarize_outputs_and_briefs_jsonl(tmp_path: Path, seed_paths: li
     plain = tmp_path / "plain"
     plain.mkdir()
     for p in seed_paths[:2]:
-        (plain / f"{p.stem}.json").write_text(render.to_json(summarize_path(p, RulesBackend())), encoding="utf-8")
+        (plain / f"{p.stem}.json").write_text(
+            render.to_json(summarize_path(p, RulesBackend())), encoding="utf-8"
+        )
     (plain / "manifest.json").write_text("{}", encoding="utf-8")  # not a brief: skipped
     assert [n for n, _ in load_briefs(plain)] == sorted(p.stem for p in seed_paths[:2])
 

@@ -83,7 +83,9 @@ def test_an_ungroundable_draft_is_dropped_with_a_warning(doc: Document, kw: dict
 def test_ids_outside_the_chunk_are_ignored_with_a_warning(doc: Document) -> None:
     inside, outside = _sid(doc, "办理建议98件"), _sid(doc, "执法力量薄弱")
     allowed = {"c1": {inside}}
-    items, warnings = ground(doc, [_draft(sentence_ids=[inside, outside], chunk_id="c1")], chunk_sentence_ids=allowed)
+    items, warnings = ground(
+        doc, [_draft(sentence_ids=[inside, outside], chunk_id="c1")], chunk_sentence_ids=allowed
+    )
     [(_, item)] = items
     assert [sid for span in item.evidence for sid in span.sentence_ids] == [inside]
     assert any(outside in w and "outside its chunk" in w for w in warnings)
@@ -122,7 +124,9 @@ def test_a_metric_is_found_in_its_sentence(doc: Document, metric: DraftMetric, q
         (DraftMetric(label="办理建议", value=98, unit="件"), None),  # no sentence
     ],
 )
-def test_a_metric_not_in_its_sentence_is_dropped(doc: Document, metric: DraftMetric, where: str | None) -> None:
+def test_a_metric_not_in_its_sentence_is_dropped(
+    doc: Document, metric: DraftMetric, where: str | None
+) -> None:
     metric.sentence_id = _sid(doc, where) if where else "s999"
     [(_, item)], warnings = ground(doc, [_draft(ranges=[(0, 4)], metrics=[metric])])
     assert item.metrics == []

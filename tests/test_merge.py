@@ -12,8 +12,15 @@ def _span(start: int, end: int) -> Span:
     return Span(quote="x" * (end - start), start=start, end=end, sentence_ids=[])
 
 
-def _item(title: str, *ranges: tuple[int, int], summary: str = "", metrics: list[Metric] | None = None) -> Item:
-    return Item(title=title, summary=summary or title, evidence=[_span(s, e) for s, e in ranges], metrics=metrics or [])
+def _item(
+    title: str, *ranges: tuple[int, int], summary: str = "", metrics: list[Metric] | None = None
+) -> Item:
+    return Item(
+        title=title,
+        summary=summary or title,
+        evidence=[_span(s, e) for s, e in ranges],
+        metrics=metrics or [],
+    )
 
 
 def test_items_with_overlapping_evidence_are_merged() -> None:
@@ -47,7 +54,11 @@ def test_distinct_items_are_kept_and_ordered_by_position() -> None:
         ("problems", _item("执法力量薄弱", (100, 110))),
         ("problems", _item("复议体制有待完善", (200, 210))),
     ]
-    assert [it.title for it in merge(items)["problems"]] == ["执法力量薄弱", "复议体制有待完善", "普法针对性不强"]
+    assert [it.title for it in merge(items)["problems"]] == [
+        "执法力量薄弱",
+        "复议体制有待完善",
+        "普法针对性不强",
+    ]
 
 
 def test_sections_are_never_merged_across() -> None:
@@ -63,14 +74,20 @@ REPORT = "某县人民政府关于2022年度法治政府建设情况的报告\n�
 def test_missing_section_warnings() -> None:
     doc = analyze(RawText(path="r.txt", text=REPORT, format="txt", sha256="0"))
     achievements = [_item("依法全面履行政府职能", (10, 20))]
-    warnings = missing_section_warnings(doc, {"achievements": achievements, "problems": [], "plans": [], "leadership": []})
+    warnings = missing_section_warnings(
+        doc, {"achievements": achievements, "problems": [], "plans": [], "leadership": []}
+    )
     assert len(warnings) == 2
     problems_warning, plans_warning = warnings
     assert "has a problems section" in problems_warning  # the section is there, nothing came out of it
     assert "no plans section" in plans_warning  # no such section at all
-    assert missing_section_warnings(
-        doc, {"achievements": achievements, "problems": achievements, "plans": achievements, "leadership": []}
-    ) == []
+    assert (
+        missing_section_warnings(
+            doc,
+            {"achievements": achievements, "problems": achievements, "plans": achievements, "leadership": []},
+        )
+        == []
+    )
 
 
 def test_default_overview_states_counts_and_areas() -> None:
@@ -79,7 +96,9 @@ def test_default_overview_states_counts_and_areas() -> None:
         _item("依法全面履行政府职能", (10, 20)).model_copy(update={"category": Category.functions_business})
     ]
     problems = [_item("执法力量薄弱", (60, 66))]
-    overview = default_overview(doc, {"achievements": achievements, "problems": problems, "plans": [], "leadership": []})
+    overview = default_overview(
+        doc, {"achievements": achievements, "problems": problems, "plans": [], "leadership": []}
+    )
     assert overview.startswith("某县人民政府2022年度法治政府建设报告")
     assert "主要成效1项" in overview and "存在问题1项" in overview and "下一步安排" not in overview
     assert "政府职能与营商环境" in overview and "执法力量薄弱" in overview

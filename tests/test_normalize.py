@@ -18,7 +18,15 @@ REST = "求，取得明显成效。"
 @pytest.mark.parametrize(
     "gap",
     ["\n", "\n\n", "\n  \n\n", "\r\n", "\n— 3 —\n", "\n\n- 12 -\n\n", "\n第3页\n"],
-    ids=["newline", "blank-line", "blank-lines-with-spaces", "crlf", "page-number", "dashed-page-number", "page-cn"],
+    ids=[
+        "newline",
+        "blank-line",
+        "blank-lines-with-spaces",
+        "crlf",
+        "page-number",
+        "dashed-page-number",
+        "page-cn",
+    ],
 )
 def test_joins_a_sentence_cut_by_a_line_break(gap: str) -> None:
     assert normalize(PROSE + gap + REST) == PROSE + REST
@@ -66,7 +74,10 @@ def test_keeps_an_in_sequence_heading_after_a_line_without_a_full_stop() -> None
         ("一、法治政府建设开展情况", "（一）政府职能全面依法履行"),  # heading, heading
         ("（一）政府职能全面依法履行", "坚持依法全面履行政府职能，深化改革。"),  # heading, prose
         ("我区深入推进法治政府建设，全面落实各项部署要求，取得", "二、存在问题"),  # prose, heading
-        ("重庆市万州区人民政府关于2020年度法治政府建设情况的报告", "2020年，我区深入推进法治政府建设。"),  # title
+        (
+            "重庆市万州区人民政府关于2020年度法治政府建设情况的报告",
+            "2020年，我区深入推进法治政府建设。",
+        ),  # title
         ("铜川市2021年法治政府建设工作情况", "来源：市司法局发布时间：2022-01-28 10:01"),  # title, metadata
         ("青禾县人民政府", "2024年3月5日"),  # signature, date
         ("签发人：吴军", "遂安委〔2021〕13号"),  # metadata lines
@@ -128,10 +139,14 @@ def test_keeps_spaces_between_ascii_words_and_in_dates(raw: str, expected: str) 
 # --- page numbers and web chrome ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", ["— 3 —", "—3—", "- 3 -", "-3-", "－ 12 －", "第3页", "第 3 页", "第3页 共10页", "3/10", "7"])
+@pytest.mark.parametrize(
+    "page", ["— 3 —", "—3—", "- 3 -", "-3-", "－ 12 －", "第3页", "第 3 页", "第3页 共10页", "3/10", "7"]
+)
 def test_drops_page_numbers(page: str) -> None:
     assert is_boilerplate(page) or normalize(page) == ""
-    assert normalize(f"第一段落内容写完了。\n{page}\n第二段落内容。") == "第一段落内容写完了。\n第二段落内容。"
+    assert (
+        normalize(f"第一段落内容写完了。\n{page}\n第二段落内容。") == "第一段落内容写完了。\n第二段落内容。"
+    )
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,9 @@ def report(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         lines.append(f"某县人民政府关于{draw(st.integers(2015, 2030))}年度法治政府建设情况的报告")
     if draw(st.booleans()):
-        lines.append(f"发布日期：{draw(st.integers(2016, 2031))}-0{draw(st.integers(1, 9))}-1{draw(st.integers(0, 9))}")
+        lines.append(
+            f"发布日期：{draw(st.integers(2016, 2031))}-0{draw(st.integers(1, 9))}-1{draw(st.integers(0, 9))}"
+        )
     lines.append(draw(paragraph()))
     for i in range(1, draw(st.integers(1, 4)) + 1):
         title = draw(st.one_of(st.sampled_from(SECTION_TITLES), words))
@@ -181,7 +183,9 @@ def test_normalize_is_idempotent_and_tidy(raw: str) -> None:
 
 
 @SETTINGS
-@given(st.text(alphabet=CJK[:20] + "一二三、是（）()-—.，,。;；:： \n\u3000第页12345打印关闭扫", max_size=200))
+@given(
+    st.text(alphabet=CJK[:20] + "一二三、是（）()-—.，,。;；:： \n\u3000第页12345打印关闭扫", max_size=200)
+)
 def test_normalize_is_idempotent_on_any_text(raw: str) -> None:
     text = normalize.normalize(raw)
     assert normalize.normalize(text) == text
@@ -195,6 +199,8 @@ def test_offsets_map_back_through_outline_segment_and_chunk(raw: str, budget: in
     _check_nodes(text, tree.nodes, 0, len(text))
     sentences = segment.split(text)
     _check_sentences(text, sentences)
+    # The one-sweep section lookup the chunker uses agrees with Outline.path_at.
+    assert chunk._block_keys(tree, sentences) == [chunk._block_key(tree, s) for s in sentences]
     chunks = chunk.make_chunks(text, tree, sentences, max_tokens=budget)
     assert [s for c in chunks for s in c.sentences] == sentences
     for c in chunks:

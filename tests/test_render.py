@@ -44,7 +44,12 @@ def test_markdown_sections_in_order(brief: Brief) -> None:
     headings = re.findall(r"^## (.+)$", md, flags=re.M)
     assert headings == ["概览", "主要成效", "第一责任人履职", "存在问题", "下一步安排"]
     assert md.startswith("# 青禾县人民政府关于2023年度法治政府建设情况的报告\n")
-    for fact in ("- 地区：临川市青禾县", "- 报告年度：2023年", "- 发布日期：2024-03-08", "- 文号：青政发〔2024〕5号"):
+    for fact in (
+        "- 地区：临川市青禾县",
+        "- 报告年度：2023年",
+        "- 发布日期：2024-03-08",
+        "- 文号：青政发〔2024〕5号",
+    ):
         assert fact in md
     assert brief.overview in md
 
@@ -79,7 +84,9 @@ def test_metrics_are_printed_as_written(brief: Brief) -> None:
 
 
 def test_empty_sections_and_warnings_are_shown(brief: Brief) -> None:
-    empty = brief.model_copy(update={"problems": [], "plans": [], "leadership": [], "warnings": ["没有找到存在问题部分"]})
+    empty = brief.model_copy(
+        update={"problems": [], "plans": [], "leadership": [], "warnings": ["没有找到存在问题部分"]}
+    )
     md = render.to_markdown(empty)
     assert "## 第一责任人履职" not in md  # leadership is left out when empty …
     assert md.count("（报告中未找到）") == 2  # … problems and plans say so

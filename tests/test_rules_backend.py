@@ -33,7 +33,11 @@ def report() -> tuple[Document, list[DraftItem]]:
 
 def test_drafts_come_from_the_sections_of_their_kind(report: tuple[Document, list[DraftItem]]) -> None:
     doc, drafts = report
-    kinds = {"achievements": SectionKind.achievements, "problems": SectionKind.problems, "plans": SectionKind.plans}
+    kinds = {
+        "achievements": SectionKind.achievements,
+        "problems": SectionKind.problems,
+        "plans": SectionKind.plans,
+    }
     for draft in drafts:
         assert draft.ranges and not draft.sentence_ids
         for start, end in draft.ranges:
@@ -45,10 +49,16 @@ def test_drafts_come_from_the_sections_of_their_kind(report: tuple[Document, lis
             assert doc.text[m.start : m.end].startswith(m.label)
 
 
-def test_one_achievement_per_sub_section_titled_by_its_heading(report: tuple[Document, list[DraftItem]]) -> None:
+def test_one_achievement_per_sub_section_titled_by_its_heading(
+    report: tuple[Document, list[DraftItem]],
+) -> None:
     _, drafts = report
     achievements = [d for d in drafts if d.section == "achievements"]
-    assert [d.title for d in achievements] == ["依法全面履行政府职能", "完善依法行政制度体系", "强化行政权力制约和监督"]
+    assert [d.title for d in achievements] == [
+        "依法全面履行政府职能",
+        "完善依法行政制度体系",
+        "强化行政权力制约和监督",
+    ]
     # A sub-section of numbered points is summarised by the points' own titles.
     assert achievements[0].summary == "深化放管服改革；优化营商环境"
     assert achievements[0].category == Category.functions_business
@@ -63,7 +73,9 @@ def test_leadership_from_its_chapter(report: tuple[Document, list[DraftItem]]) -
     assert {d.category for d in leadership} == {Category.party_leadership}
 
 
-def test_problems_from_an_inline_list_and_plans_from_sub_headings(report: tuple[Document, list[DraftItem]]) -> None:
+def test_problems_from_an_inline_list_and_plans_from_sub_headings(
+    report: tuple[Document, list[DraftItem]],
+) -> None:
     doc, drafts = report
     problems = [d for d in drafts if d.section == "problems"]
     plans = [d for d in drafts if d.section == "plans"]
@@ -74,7 +86,7 @@ def test_problems_from_an_inline_list_and_plans_from_sub_headings(report: tuple[
 
 
 def test_metrics_with_thousands_separators(report: tuple[Document, list[DraftItem]]) -> None:
-    doc, drafts = report
+    _, drafts = report
     metrics = {(m.label, m.value, m.unit) for d in drafts for m in d.metrics}
     assert ("办理审批事项", 1361.0, "件") in metrics
     assert ("网上可办率", 98.6, "%") in metrics
@@ -108,7 +120,9 @@ def test_a_semicolon_list_after_an_opener_gives_one_problem_per_clause() -> None
     brief = _brief(HEAD + body + TAIL)
     assert _titles(brief, "problems") == ["执法规范化水平有待提升", "复议体制有待完善", "普法宣传针对性不强"]
     # The single un-enumerated plans paragraph is one plan.
-    assert [item.evidence[0].quote for item in brief.plans] == ["下一步，我县将持续深化改革，加强执法监督，强化普法宣传。"]
+    assert [item.evidence[0].quote for item in brief.plans] == [
+        "下一步，我县将持续深化改革，加强执法监督，强化普法宣传。"
+    ]
 
 
 def test_a_short_single_plans_paragraph_is_kept() -> None:
@@ -120,7 +134,11 @@ def test_a_short_single_plans_paragraph_is_kept() -> None:
 
 
 def test_an_intro_only_plans_section_gives_no_plan() -> None:
-    brief = _brief(HEAD + "二、存在问题\n一是执法力量薄弱；二是普法针对性不强。\n三、2022年工作打算\n2022年，我县将重点做好以下工作：\n" + TAIL)
+    brief = _brief(
+        HEAD
+        + "二、存在问题\n一是执法力量薄弱；二是普法针对性不强。\n三、2022年工作打算\n2022年，我县将重点做好以下工作：\n"
+        + TAIL
+    )
     assert brief.plans == []
     assert any("plans" in w for w in brief.warnings)
 
@@ -139,12 +157,18 @@ def test_leadership_inside_achievements_when_there_is_no_chapter() -> None:
 
 
 def test_no_leadership_when_nothing_names_the_duty() -> None:
-    text = REPORT.replace("二、党政主要负责人履行推进法治建设第一责任人职责情况\n1.坚持统筹谋划。县委书记带头研究部署。\n2.带头尊法学法。全年学法12次。\n", "")
+    text = REPORT.replace(
+        "二、党政主要负责人履行推进法治建设第一责任人职责情况\n1.坚持统筹谋划。县委书记带头研究部署。\n2.带头尊法学法。全年学法12次。\n",
+        "",
+    )
     assert _brief(text).leadership == []
 
 
 def test_the_sample(sample_report_path: Path) -> None:
-    brief = summarize_document(analyze(RawText(path="s", text=sample_report_path.read_text("utf-8"), format="txt", sha256="0")), RulesBackend())
+    brief = summarize_document(
+        analyze(RawText(path="s", text=sample_report_path.read_text("utf-8"), format="txt", sha256="0")),
+        RulesBackend(),
+    )
     # The counts and titles the sample README documents.
     assert _titles(brief, "achievements") == [
         "依法全面履行政府职能，持续优化法治化营商环境",

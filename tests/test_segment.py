@@ -17,7 +17,10 @@ def _texts(text: str) -> list[str]:
 @pytest.mark.parametrize(
     "text, sentences",
     [
-        ("正文第一句。第二句！第三句？第四；第五", ["正文第一句。", "第二句！", "第三句？", "第四；", "第五"]),
+        (
+            "正文第一句。第二句！第三句？第四；第五",
+            ["正文第一句。", "第二句！", "第三句？", "第四；", "第五"],
+        ),
         ("一、主要成效\n（一）依法履职\n正文。", ["一、主要成效", "（一）依法履职", "正文。"]),
         ("他说：“好。”然后走了。", ["他说：“好。”", "然后走了。"]),
         ("出台《条例（试行）》。", ["出台《条例（试行）》。"]),
@@ -33,7 +36,9 @@ def test_sentence_boundaries(text: str, sentences: list[str]) -> None:
 
 
 def test_commas_and_colons_do_not_end_a_sentence() -> None:
-    assert _texts("一是加强审查，审查合同137份：其中重大合同5份。") == ["一是加强审查，审查合同137份：其中重大合同5份。"]
+    assert _texts("一是加强审查，审查合同137份：其中重大合同5份。") == [
+        "一是加强审查，审查合同137份：其中重大合同5份。"
+    ]
 
 
 def test_spans_ids_and_coverage(seed_path: Path) -> None:

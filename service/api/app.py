@@ -100,6 +100,8 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
 
 def _error(request: Request, status: int, detail: Any, headers: Mapping[str, str] | None = None) -> Response:
     if is_page(request.url.path):
+        if status == 401:
+            detail = "此服务需要访问密钥：请输入管理员提供的 API 密钥。"
         text = detail if isinstance(detail, str) else "; ".join(str(d.get("msg", d)) for d in detail)
         return error_page(status, text, headers, next=request.url.path)
     return JSONResponse({"detail": detail}, status, headers)

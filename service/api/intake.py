@@ -130,6 +130,10 @@ def _errors(e: ValidationError) -> list[dict[str, Any]]:
 
 def request_body_openapi() -> dict[str, Any]:
     options = Options.model_json_schema()["properties"]
+    json_schema = BriefRequest.model_json_schema()
+    # The report first, then its options (pydantic lists inherited fields first).
+    props = json_schema["properties"]
+    json_schema["properties"] = {"text": props["text"], "filename": props["filename"], **options}
     form_schema = {
         "type": "object",
         "properties": {
@@ -147,7 +151,7 @@ def request_body_openapi() -> dict[str, Any]:
         "required": True,
         "content": {
             "application/json": {
-                "schema": BriefRequest.model_json_schema(),
+                "schema": json_schema,
                 "examples": {
                     "report": {
                         "summary": "A short report as text",

@@ -85,7 +85,7 @@ class RulesBackend:
             summary=summary or title,
             category=category or categorize(title, text[body_start:body_end]),
             ranges=ranges or [(node.start, node.end)],
-            metrics=_metrics(doc, node.start, node.end)[:MAX_METRICS],
+            metrics=_metrics(doc, node.start, node.end, limit=MAX_METRICS),
         )
 
     # --- enumerated problems and plans ----------------------------------------------------------
@@ -169,8 +169,8 @@ def _paragraphs(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
-def _metrics(doc: Document, start: int, end: int) -> list[DraftMetric]:
+def _metrics(doc: Document, start: int, end: int, limit: int | None = None) -> list[DraftMetric]:
     return [
         DraftMetric(label=m.label, value=m.value, unit=m.unit, start=m.start, end=m.end)
-        for m in find_metrics(doc.text, start, end)
+        for m in find_metrics(doc.text, start, end, limit=limit)
     ]

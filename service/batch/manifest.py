@@ -68,14 +68,17 @@ class Fingerprint:
     schema_hash: str = field(default_factory=schema_hash)  # the Brief's
     chunk_max_tokens: int = 1500
     with_text: bool = False
+    backend_settings: str | None = None  # JSON of the backend's own `fingerprint()`, if it has one
 
     @classmethod
     def of(cls, backend: Any, *, chunk_max_tokens: int, with_text: bool) -> Fingerprint:
-        """Read off a built backend. LLM backends expose model, prompt and schema hash as attributes;
-        the rules backend has none of them."""
+        """Read off a built backend. LLM backends expose model, prompt and schema hash as attributes
+        (the rules backend has none of them); a backend with a `fingerprint()` method adds whatever
+        else changes its answers (decoding, packing…)."""
         prompt = getattr(backend, "prompt", None)
+        own = getattr(backend, "fingerprint", None)
         return cls(
-            backend=str(getattr(backend, "fingerprint_name", None) or backend.name),
+            backend=str(backend.name),
             model=getattr(backend, "model", None),
             prompt_id=getattr(prompt, "id", None),
             prompt_version=getattr(prompt, "version", None),
@@ -83,6 +86,7 @@ class Fingerprint:
             llm_schema_hash=getattr(backend, "schema_hash", None),
             chunk_max_tokens=chunk_max_tokens,
             with_text=with_text,
+            backend_settings=json.dumps(own(), sort_keys=True, default=str) if callable(own) else None,
         )
 
     @property
@@ -139,7 +143,8 @@ class Record:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["outputs"] = self.outputs()
-        return {k: v for k, v in data.items() if v is not None or k in ("error", "sha256")}
+        # Every key always present (null when unknown), so scripts can rely on the shape.
+        return {k: v for k, v in data.items() if v is not None or k not in ("traceback", "given")}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:

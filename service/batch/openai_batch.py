@@ -223,7 +223,15 @@ class OpenAIBatchRun:
         except (OSError, ValueError):
             return {"submissions": []}
         if state.get("fingerprint") != self.fingerprint.digest:
-            return {"submissions": []}  # other settings: those answers don't fit these reports
+            # Other settings: those answers don't fit these reports. Their ids stay on record (a
+            # batch that is still running is still billed) but nothing waits for them.
+            stale = [s for s in state.get("submissions", []) if not s.get("assembled")]
+            if stale:
+                self.progress.note(
+                    f"not waiting for batch(es) {', '.join(s['batch_id'] for s in stale)}: "
+                    "submitted with other settings"
+                )
+            return {"submissions": [], "stale_submissions": [*state.get("stale_submissions", []), *stale]}
         return dict(state)
 
     def _save_state(self, state: dict[str, Any]) -> None:
@@ -242,7 +250,9 @@ class OpenAIBatchRun:
             self._done(self.store.save_failure(job.input, job.name, e))
             return None
         # The same packing as the direct path, so both ask identical requests (and share cache entries).
-        packs = pack_chunks(extractable(doc.chunks) or list(doc.chunks), int(getattr(self.backend, "pack_tokens", 0)))
+        packs = pack_chunks(
+            extractable(doc.chunks) or list(doc.chunks), int(getattr(self.backend, "pack_tokens", 0))
+        )
         prep = _Prepared(job, doc, packs)
         for pack in packs:
             cached = self._cached(pack)
@@ -344,7 +354,9 @@ class OpenAIBatchRun:
         for pack in prep.packs:
             result = prep.cached.get(pack.id)
             if result is None:
-                answer = answers.get(f"{jid}:{pack.id}") or _Answer(error=f"no answer in the batch ({batch_status})")
+                answer = answers.get(f"{jid}:{pack.id}") or _Answer(
+                    error=f"no answer in the batch ({batch_status})"
+                )
                 calls += answer.error is None
                 prompt_tokens += answer.prompt_tokens
                 completion_tokens += answer.completion_tokens

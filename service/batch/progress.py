@@ -13,6 +13,7 @@ import time
 from typing import Any, Protocol, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -149,8 +150,11 @@ class RichProgress:
     def finished(self, record: Record) -> None:
         if record.status != "ok":
             reason = record.error or f"{len(record.failed_chunks)} chunk(s) without an answer"
+            # Escaped: error messages quote report text and ids like [s12], which rich reads as markup.
             self._progress.console.print(
-                f"[yellow]{record.status}[/] {record.name}: {reason}", markup=True, highlight=False
+                f"[yellow]{record.status}[/] {escape(record.name)}: {escape(reason)}",
+                markup=True,
+                highlight=False,
             )
         self._progress.update(
             self._task, completed=self.counters.done, stats=stats_line(self.counters, self.limiter)

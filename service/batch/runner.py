@@ -388,7 +388,7 @@ class BatchRunner:
         self.counters.start(total=len(self.inputs), cached=len(done))
         self.progress.start(len(self.inputs), len(done))
         queue: deque[Job] = deque(todo)
-        import os; workers = max(1, min(self.options.concurrency + int(os.environ.get("XTRA", "0")), len(todo) or 1))
+        workers = max(1, min(self.options.concurrency, len(todo) or 1))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="govbrief-batch")
         pending: dict[Future[_Outcome], Job] = {}
         interrupted = False

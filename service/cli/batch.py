@@ -87,7 +87,10 @@ def _summary(result: BatchResult, outdir: Path) -> None:
         )
     bad = [r for r in result.records if r.status != "ok"]
     for r in bad[:_MAX_LISTED_FAILURES]:
-        print(f"  {r.status}: {r.given or r.input}: {r.error}", file=sys.stderr)
+        where = r.given or r.input
+        # Input errors already name their file; backend errors don't.
+        message = r.error if r.error and (where in r.error or r.input in r.error) else f"{where}: {r.error}"
+        print(f"  {r.status}: {message}", file=sys.stderr)
     if len(bad) > _MAX_LISTED_FAILURES:
         print(f"  … and {len(bad) - _MAX_LISTED_FAILURES} more (see manifest.json)", file=sys.stderr)
 
@@ -114,7 +117,7 @@ def batch(
             "-j",
             min=1,
             max=256,
-            help="Reports in flight, and the ceiling on LLM requests in flight [default: GOVBRIEF_LLM_CONCURRENCY].",
+            help="Reports in flight, and the ceiling on LLM requests in flight (default: GOVBRIEF_LLM_CONCURRENCY).",
             show_default=False,
         ),
     ] = None,
@@ -123,7 +126,7 @@ def batch(
         typer.Option(
             "--glob",
             "-g",
-            help="File-name pattern for folders, e.g. '*.txt' (repeatable) [default: every supported suffix].",
+            help="File-name pattern for folders, e.g. '*.txt' (repeatable; default: every supported suffix).",
         ),
     ] = None,
     force: Annotated[
@@ -169,10 +172,9 @@ def batch(
 ) -> None:
     """Brief many reports into one folder: <name>.json and <name>.md each, briefs.jsonl, manifest.json.
 
-    A report that fails is recorded in manifest.json with its error and the others go on; the exit
-    code is then 1 (2 for bad arguments or settings, 130 when interrupted). Run the same command again
-    after an interruption (Ctrl-C, kill, crash) and only the reports not yet done are worked on;
-    --force redoes all of them.
+    A report that fails is recorded in manifest.json with its error and the others go on; the exit code is then 1 (2 for bad arguments or settings, 130 when interrupted).
+
+    Run the same command again after an interruption (Ctrl-C, kill, crash) and only the reports not yet done are worked on; --force redoes all of them.
 
     Examples:
 
@@ -271,7 +273,7 @@ def compare(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Where to write the comparison [default: OUTDIR].", show_default=False
+            "--output", "-o", help="Where to write the comparison (default: OUTDIR).", show_default=False
         ),
     ] = None,
     min_places: Annotated[
@@ -284,9 +286,9 @@ def compare(
         bool, typer.Option("--quiet", "-q", help="Print nothing; just write the files.")
     ] = False,
 ) -> None:
-    """Compare the briefs of a batch: compare.csv / compare.html (reports × categories: achievements,
-    problems, plans), problems that recur across places, and, where the same place reports on
-    consecutive years, which of year N's plans year N+1's achievements follow up.
+    """Compare the briefs of a batch: a table of reports × categories, recurring problems, plan follow-ups.
+
+    Writes compare.csv and compare.html (how many achievements, problems and plans each report has in each category), problems.csv (problems that recur across places, grouped), followups.csv (where a place reports on consecutive years: which of year N's plans year N+1's achievements follow up, with the quotes) and compare.json (all of it).
 
     Example:
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import KEY_COOKIE, Authorized, BrieferDep, SettingsDep, StoreDep, key_is_valid
 from service.api.intake import read_report
@@ -53,6 +54,11 @@ async def brief_page(brief_id: str, store: StoreDep) -> Response:
     full = store.full(brief_id)
     if full is None:
         return error_page(404, "没有找到这份简报（链接可能有误）。")
+    # Parsing and rendering a long report's page takes milliseconds: off the event loop.
+    return await run_in_threadpool(_brief_page, brief_id, full)
+
+
+def _brief_page(brief_id: str, full: bytes) -> Response:
     brief = Brief.model_validate_json(full)
     return page("brief.html", id=brief_id, v=brief_view(brief), brief=brief)
 
