@@ -36,7 +36,9 @@ def _block_keys(outline: Outline, sentences: list[Sentence]) -> list[tuple[int, 
     return keys
 
 
-def make_chunks(text: str, outline: Outline, sentences: list[Sentence], *, max_tokens: int = 1500) -> list[Chunk]:
+def make_chunks(
+    text: str, outline: Outline, sentences: list[Sentence], *, max_tokens: int = 1500
+) -> list[Chunk]:
     # Group sentences into blocks (same top-level + second-level section), in order.
     blocks: list[list[Sentence]] = []
     keys: list[tuple[int, ...]] = []
@@ -61,7 +63,13 @@ def make_chunks(text: str, outline: Outline, sentences: list[Sentence], *, max_t
             end_path = outline.path_at(current[-1].start)
             shared = [a.title for a, b in zip(path, end_path, strict=False) if a is b and a.title]
             chunks.append(
-                Chunk(id=f"c{len(chunks) + 1}", heading_path=shared, kind=kind, sentences=current, tokens=current_tokens)
+                Chunk(
+                    id=f"c{len(chunks) + 1}",
+                    heading_path=shared,
+                    kind=kind,
+                    sentences=current,
+                    tokens=current_tokens,
+                )
             )
         current, current_tokens = [], 0
 

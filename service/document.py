@@ -11,6 +11,7 @@ import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from service.models import Category, ReportMeta, Span
 
@@ -206,3 +207,11 @@ class Extraction:
     overview: str | None = None
     warnings: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    #: Request (pack/chunk) id → why it got no usable answer; its items are missing from `drafts`.
+    failed_chunks: dict[str, str] = field(default_factory=dict)
+    #: Some chunk gave up on transport errors (rate limits, outages) rather than on bad answers, so
+    #: the same report is likely to do better later (batch puts it back in its queue).
+    transient_failure: bool = False
+    #: What this one call did, backend-specific (the openai backend: its `RunStats`). Per call, so
+    #: concurrent extractions on one backend never see each other's numbers.
+    stats: Any = field(default=None, repr=False, compare=False)

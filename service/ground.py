@@ -25,7 +25,9 @@ def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _ranges_from_ids(doc: Document, ids: list[str], allowed: set[str] | None) -> tuple[list[tuple[int, int]], list[str]]:
+def _ranges_from_ids(
+    doc: Document, ids: list[str], allowed: set[str] | None
+) -> tuple[list[tuple[int, int]], list[str]]:
     ranges, bad = [], []
     for sid in ids:
         sentence = doc.sentence(sid)

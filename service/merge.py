@@ -47,17 +47,28 @@ def merge(items: list[tuple[str, Item]]) -> dict[str, list[Item]]:
     return sections
 
 
-_SECTION_ZH = {"achievements": "主要成效", "problems": "存在问题", "plans": "下一步安排", "leadership": "第一责任人履职"}
+_SECTION_ZH = {
+    "achievements": "主要成效",
+    "problems": "存在问题",
+    "plans": "下一步安排",
+    "leadership": "第一责任人履职",
+}
 
 
 def missing_section_warnings(doc: Document, sections: dict[str, list[Item]]) -> list[str]:
     kinds = {n.kind for n in doc.outline.nodes}
     warnings = []
-    for name, kind in (("achievements", SectionKind.achievements), ("problems", SectionKind.problems), ("plans", SectionKind.plans)):
+    for name, kind in (
+        ("achievements", SectionKind.achievements),
+        ("problems", SectionKind.problems),
+        ("plans", SectionKind.plans),
+    ):
         if sections.get(name):
             continue
         if kind in kinds:
-            warnings.append(f"the report has a {name} section ({_SECTION_ZH[name]}) but no {name} item was extracted")
+            warnings.append(
+                f"the report has a {name} section ({_SECTION_ZH[name]}) but no {name} item was extracted"
+            )
         else:
             warnings.append(f"no {name} section ({_SECTION_ZH[name]}) found in the report; {name} left empty")
     return warnings
@@ -70,7 +81,9 @@ def default_overview(doc: Document, sections: dict[str, list[Item]]) -> str:
     year = f"{meta.year}年度" if meta.year else ""
     parts = [f"{who}{year}法治政府建设报告"]
     counts = "，".join(
-        f"{_SECTION_ZH[name]}{len(sections[name])}项" for name in ("achievements", "problems", "plans") if sections[name]
+        f"{_SECTION_ZH[name]}{len(sections[name])}项"
+        for name in ("achievements", "problems", "plans")
+        if sections[name]
     )
     if counts:
         parts.append(f"梳理出{counts}")

@@ -18,7 +18,9 @@ _DATE_FIELD = re.compile(
 )
 _CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _ORG_SUFFIX = re.compile(r"(?:人民政府|政府|委员会|区委|市委|县委|州委|党委|办公室|司法局|领导小组)$")
-_REGION = re.compile(r"((?:[\u4e00-\u9fff]{2,7}?(?:省|自治区))?(?:[\u4e00-\u9fff]{2,6}?(?:市|州|盟|地区))?(?:[\u4e00-\u9fff]{1,6}?(?:区|县|市|旗))?)")
+_REGION = re.compile(
+    r"((?:[\u4e00-\u9fff]{2,7}?(?:省|自治区))?(?:[\u4e00-\u9fff]{2,6}?(?:市|州|盟|地区))?(?:[\u4e00-\u9fff]{1,6}?(?:区|县|市|旗))?)"
+)
 # A city name right after a boundary ("2020年郑州市政务…"), not the tail of a word ("确定区市").
 _PREFECTURE = re.compile(r"(?:(?<=[年省，。、在和与对及“])|^)([\u4e00-\u9fff]{2}市)", re.M)
 
@@ -57,7 +59,9 @@ def _region(issuer: str | None, text: str) -> str | None:
     region = m.group(1) if m and m.group(1) else None
     if region and re.fullmatch(r"[\u4e00-\u9fff]{1,4}[区县]", region):
         # A bare district (中原区): name its city, the one the report itself mentions most.
-        cities = Counter(c for c in _PREFECTURE.findall(text) if c not in ("全市", "本市", "我市", "城市", "各市"))
+        cities = Counter(
+            c for c in _PREFECTURE.findall(text) if c not in ("全市", "本市", "我市", "城市", "各市")
+        )
         if cities:
             region = cities.most_common(1)[0][0] + region
     return region

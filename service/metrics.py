@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_UNITS = (
-    "个工作日|件次|人次|户次|场次|批次|余次|万元|亿元|平方米|个百分点|%|％|㎡|件|项|个|家|次|人|场|期|条|份|起|元|户|名|所|批|天|类|部|篇|宗|笔|套|支|处|场所|村|社区"
-)
+_UNITS = "个工作日|件次|人次|户次|场次|批次|余次|万元|亿元|平方米|个百分点|%|％|㎡|件|项|个|家|次|人|场|期|条|份|起|元|户|名|所|批|天|类|部|篇|宗|笔|套|支|处|场所|村|社区"
 _NUMBER = re.compile(
     rf"(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?)(?P<mult>万|亿)?(?P<approx>余|多)?(?P<unit>{_UNITS})(?![\u4e00-\u9fff]{{0}}年)"
 )
 _LABEL_STOP = "，。；：、（）《》“”！？\n"
-_LABEL_TRIM_HEAD = re.compile(r"^(?:其中|共计|共|累计|全年|全区|全市|全县|已|并|还|今年|截至目前|目前|先后|分别|再次|此外|同时|\d{4}年)+")
+_LABEL_TRIM_HEAD = re.compile(
+    r"^(?:其中|共计|共|累计|全年|全区|全市|全县|已|并|还|今年|截至目前|目前|先后|分别|再次|此外|同时|\d{4}年)+"
+)
 _LABEL_TRIM_TAIL = re.compile(r"(?:达到|达|为|共计|共|累计|约|近|超过|超|逾|均|分别|合计|总计|计)+$")
 
 
@@ -38,7 +38,9 @@ class FoundMetric:
     end: int
 
 
-def find_metrics(text: str, start: int = 0, end: int | None = None, *, limit: int | None = None) -> list[FoundMetric]:
+def find_metrics(
+    text: str, start: int = 0, end: int | None = None, *, limit: int | None = None
+) -> list[FoundMetric]:
     """Metrics stated in text[start:end], in order; offsets are absolute. `limit`: only the first ones."""
     end = len(text) if end is None else end
     out: list[FoundMetric] = []
@@ -66,5 +68,7 @@ def find_metrics(text: str, start: int = 0, end: int | None = None, *, limit: in
             continue
         label_start = i + raw_label.index(label)
         value_out = int(value) if value.is_integer() else value
-        out.append(FoundMetric(label=label, value=float(value_out), unit=unit, start=label_start, end=m.end()))
+        out.append(
+            FoundMetric(label=label, value=float(value_out), unit=unit, start=label_start, end=m.end())
+        )
     return out

@@ -21,9 +21,13 @@ _HSPACE = re.compile(r"[^\S\n]+")  # any whitespace except newline (incl. U+3000
 _SPACE_NEAR_CJK = re.compile(rf"(?<={_CJKISH}) +|(?<=[.、]) +(?={_CJKISH})| +(?={_CJKISH})")
 
 # Heading markers at the start of a line (after bullets are stripped); used to avoid joining.
-HEADING_START = re.compile(r"^(?:[一二三四五六七八九十]{1,3}、|（[一二三四五六七八九十]{1,3}）|\d{1,2}(?:\.(?!\d)|、)|第[一二三四五六七八九十]{1,3}[章节部分])")
+HEADING_START = re.compile(
+    r"^(?:[一二三四五六七八九十]{1,3}、|（[一二三四五六七八九十]{1,3}）|\d{1,2}(?:\.(?!\d)|、)|第[一二三四五六七八九十]{1,3}[章节部分])"
+)
 _BULLET = re.compile(r"^(?:[-•·▪●◆■□*]|\d{1,2}\))\s*(?=\S)")
-_PAGE_NUMBER = re.compile(r"^(?:[—\-–－]\s*\d{1,3}\s*[—\-–－]|第\s*\d{1,3}\s*页(?:\s*[/，,]?\s*共\s*\d{1,3}\s*页)?|\d{1,3}\s*/\s*\d{1,3}|-?\d{1,3}-?)$")
+_PAGE_NUMBER = re.compile(
+    r"^(?:[—\-–－]\s*\d{1,3}\s*[—\-–－]|第\s*\d{1,3}\s*页(?:\s*[/，,]?\s*共\s*\d{1,3}\s*页)?|\d{1,3}\s*/\s*\d{1,3}|-?\d{1,3}-?)$"
+)
 
 # Whole lines that are web-page chrome, never report text.
 _BOILERPLATE_LINE = re.compile(
@@ -35,7 +39,9 @@ _BOILERPLATE_LINE = re.compile(
     r"(?:上一篇|下一篇)[:：].*|附件[:：]?下载.*|分享到[:：]?.*)$"
 )
 # Chrome words trailing a useful metadata line ("来源:市司法局 发布时间:… 阅读: 字体大小: 打印 保存 收藏").
-_TRAILING_CHROME = re.compile(r"(?:\s*(?:阅读(?:次数)?|浏览(?:次数)?|点击(?:数)?)[:：]\s*\d*|\s*字体(?:大小)?[:：]?\s*(?:[大中小]\s*)*|\s*(?:打印|保存|收藏|关闭|分享))+\s*$")
+_TRAILING_CHROME = re.compile(
+    r"(?:\s*(?:阅读(?:次数)?|浏览(?:次数)?|点击(?:数)?)[:：]\s*\d*|\s*字体(?:大小)?[:：]?\s*(?:[大中小]\s*)*|\s*(?:打印|保存|收藏|关闭|分享))+\s*$"
+)
 # Every alternative of _TRAILING_CHROME holds one of these words: a cheap test before the costly sub.
 _CHROME_WORD = re.compile("阅读|浏览|点击|字体|打印|保存|收藏|关闭|分享")
 _COMMA = re.compile(r"(?<!\d),|,(?!\d)")
@@ -106,7 +112,9 @@ _METADATA_KEY = re.compile(r"(?:日期|时间|来源|索引号|文号|发布机�
 _ENDS_WITH_DATE = re.compile(r"(?:\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}(?:\s*\d{1,2}:\d{2})?)$")
 
 
-_NUMBERED = re.compile(r"^(?:(?P<l1>[一二三四五六七八九十]{1,3})、|（(?P<l2>[一二三四五六七八九十]{1,3})）|(?P<l3>\d{1,2})(?:\.(?!\d)|、))")
+_NUMBERED = re.compile(
+    r"^(?:(?P<l1>[一二三四五六七八九十]{1,3})、|（(?P<l2>[一二三四五六七八九十]{1,3})）|(?P<l3>\d{1,2})(?:\.(?!\d)|、))"
+)
 _CN_DIGITS = {ch: i for i, ch in enumerate("零一二三四五六七八九")}
 
 
@@ -151,7 +159,9 @@ def _continues(prev: str, nxt: str, numbers: list[int] | None = None) -> bool:
         return False
     if prev.endswith(("报告", "情况", "总结")) or _ENDS_WITH_DATE.search(prev):
         return False
-    if _METADATA_KEY.match(nxt) or (_METADATA_KEY.search(prev) and not _ends_sentence(prev) and "。" not in prev):
+    if _METADATA_KEY.match(nxt) or (
+        _METADATA_KEY.search(prev) and not _ends_sentence(prev) and "。" not in prev
+    ):
         return False
     # Closing marks too: a PDF line may start with the "”" or "。" that ends the cut sentence.
     return bool(_CONTINUATION_START.match(nxt))

@@ -25,8 +25,12 @@ _INLINE_LEFT = re.compile(r"(?:^|[。；：，、！？]|[我本][区市县镇�
 
 _LEADERSHIP = re.compile(r"第一责任人|主要负责人|党政主要|一把手")
 _PROBLEMS = re.compile(r"问题|不足|短板|差距|困难|薄弱")
-_PLANS = re.compile(r"打算|计划|安排|思路|下一步|工作重点|重点工作|展望|努力方向|工作目标|今后|\d{4}年(?:度)?(?:的)?(?:主要)?工作(?!开展)")
-_PLAN_START = re.compile(r"^(?:下一步|今后|明年|新的一年|\d{4}年(?:是|，|,|我|全|将|要|本)|[我本][区市县镇].{0,6}将|.{0,12}(?:工作打算|重点做好|工作安排|工作计划|工作思路)[如以]?)")
+_PLANS = re.compile(
+    r"打算|计划|安排|思路|下一步|工作重点|重点工作|展望|努力方向|工作目标|今后|\d{4}年(?:度)?(?:的)?(?:主要)?工作(?!开展)"
+)
+_PLAN_START = re.compile(
+    r"^(?:下一步|今后|明年|新的一年|\d{4}年(?:是|，|,|我|全|将|要|本)|[我本][区市县镇].{0,6}将|.{0,12}(?:工作打算|重点做好|工作安排|工作计划|工作思路)[如以]?)"
+)
 _SENT_END = re.compile(r"(?<=[。！？])|(?<=\n)")
 
 CHINESE_DIGITS = {ch: i + 1 for i, ch in enumerate(_NUM[:9])}
@@ -126,7 +130,9 @@ def _inline_nodes(text: str, start: int, end: int) -> list[Node]:
             at_start = m.start() == 0
             if not at_start and not _INLINE_LEFT.search(ln.text[max(0, m.start() - 2) : m.start()]):
                 continue
-            markers.append((start + ln.start + m.start(), chinese_number(m.group("num")), at_start, start + ln.end))
+            markers.append(
+                (start + ln.start + m.start(), chinese_number(m.group("num")), at_start, start + ln.end)
+            )
     seq: list[tuple[int, int]] = []  # (offset, paragraph end)
     nested = False
     for pos, num, at_start, para_end in markers:
@@ -268,7 +274,12 @@ def _closing_start(text: str, last: Node) -> int:
     lines = [ln for ln in _lines(text[last.body_start : last.end])]
     cut = last.end
     for ln in reversed(lines):
-        if ln.text and not ln.text.endswith(("。", "！", "？", "；")) and len(ln.text) <= 40 and not HEADING_START.match(ln.text):
+        if (
+            ln.text
+            and not ln.text.endswith(("。", "！", "？", "；"))
+            and len(ln.text) <= 40
+            and not HEADING_START.match(ln.text)
+        ):
             cut = last.body_start + ln.start
             continue
         break
@@ -298,7 +309,16 @@ def parse(text: str) -> Outline:
             last.end = max(cut - 1, last.body_start)
             _clip(last, cut)
             nodes.append(
-                Node(level=last.level, marker="", title="", start=cut, end=len(text), title_start=cut,
-                     title_end=cut, body_start=cut, kind=SectionKind.closing)
+                Node(
+                    level=last.level,
+                    marker="",
+                    title="",
+                    start=cut,
+                    end=len(text),
+                    title_start=cut,
+                    title_end=cut,
+                    body_start=cut,
+                    kind=SectionKind.closing,
+                )
             )
     return Outline(nodes=nodes, meta=meta)

@@ -50,7 +50,9 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
     overview = extraction.overview or merge.default_overview(doc, sections)
     usage = extraction.usage
     return Brief(
-        source=Source(path=doc.path, sha256=doc.sha256, chars=len(doc.text), text=doc.text if with_text else None),
+        source=Source(
+            path=doc.path, sha256=doc.sha256, chars=len(doc.text), text=doc.text if with_text else None
+        ),
         report=doc.meta,
         overview=overview,
         achievements=sections["achievements"],
@@ -85,7 +87,9 @@ def summarize_raw(
     return brief
 
 
-def summarize_path(path: str | Path, backend: Backend, *, with_text: bool = False, chunk_max_tokens: int = 1500) -> Brief:
+def summarize_path(
+    path: str | Path, backend: Backend, *, with_text: bool = False, chunk_max_tokens: int = 1500
+) -> Brief:
     return summarize_raw(read_path(path), backend, with_text=with_text, chunk_max_tokens=chunk_max_tokens)
 
 

@@ -26,7 +26,12 @@ def _item(n: int, item: Item) -> list[str]:
     return lines
 
 
-_SECTIONS = (("achievements", "主要成效"), ("leadership", "第一责任人履职"), ("problems", "存在问题"), ("plans", "下一步安排"))
+_SECTIONS = (
+    ("achievements", "主要成效"),
+    ("leadership", "第一责任人履职"),
+    ("problems", "存在问题"),
+    ("plans", "下一步安排"),
+)
 
 
 def to_markdown(brief: Brief) -> str:
@@ -57,7 +62,9 @@ def to_markdown(brief: Brief) -> str:
     lines += [
         "---",
         f"来源：`{brief.source.path}`（sha256 {brief.source.sha256[:12]}，{brief.source.chars} 字）；"
-        f"后端 {p.backend}" + (f"，模型 {p.model}" if p.model else "") + (f"，提示词 {p.prompt_id}@{p.prompt_version}" if p.prompt_id else ""),
+        f"后端 {p.backend}"
+        + (f"，模型 {p.model}" if p.model else "")
+        + (f"，提示词 {p.prompt_id}@{p.prompt_version}" if p.prompt_id else ""),
         "",
     ]
     return "\n".join(lines)

@@ -24,7 +24,9 @@ def split(text: str) -> list[Sentence]:
         while end > start and text[end - 1].isspace():
             end -= 1
         if end > start:
-            sentences.append(Sentence(id=f"s{len(sentences) + 1}", start=start, end=end, text=text[start:end]))
+            sentences.append(
+                Sentence(id=f"s{len(sentences) + 1}", start=start, end=end, text=text[start:end])
+            )
 
     for m in _END.finditer(text):
         add(pos, m.end())

@@ -27,13 +27,19 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_concurrency: int = Field(default=4, ge=1, le=256)
     llm_max_retries: int = Field(default=4, ge=0)
-    llm_max_call_seconds: float = Field(default=180.0, gt=0, description="Bound on one call, retries included")
+    llm_max_call_seconds: float = Field(
+        default=180.0, gt=0, description="Bound on one call, retries included"
+    )
     llm_reasks: int = Field(default=2, ge=0, description="Re-asks after an invalid answer")
     llm_temperature: float = 0.0
     llm_max_tokens: int = Field(default=2048, ge=64)
     # auto: strict json_schema first, stepping down the ladder when a server rejects a mode.
     llm_structured_output: StructuredMode = "auto"
-    llm_pack_tokens: int = Field(default=4000, ge=0, description="Pack consecutive chunks into one request up to this; 0 = one chunk per request")
+    llm_pack_tokens: int = Field(
+        default=4000,
+        ge=0,
+        description="Pack consecutive chunks into one request up to this; 0 = one chunk per request",
+    )
     llm_backoff_initial: float = Field(default=0.5, ge=0)
     llm_backoff_max: float = Field(default=20.0, ge=0)
     llm_price_prompt_per_1k: float | None = None

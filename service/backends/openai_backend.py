@@ -4,14 +4,29 @@ Per chunk: render the prompt (numbered sentences) → look up the cache → ask,
 output mode in force → validate, re-asking with the error a bounded number of times → on
 `finish_reason == "length"` split the chunk in two and ask for each half → turn the answer into
 DraftItems (ids outside the chunk are dropped with a warning) → cache the validated answer. Chunks
-run in parallel; one chunk's failure is a warning, and the Brief is built from the others. A last
-call writes the overview from the extracted items.
+run in parallel; one chunk's failure is a warning (and an entry in `Extraction.failed_chunks`), and
+the Brief is built from the others. A last call writes the overview from the extracted items.
+
+The pieces are public so the Batch API path (`service.batch.openai_batch`) asks exactly what this
+path asks and reads answers exactly as it reads them:
+
+    plan_requests(doc)        [(pack, request)]: the packing, structured mode and prompt in force
+    chunk_cache_key(req, m)   where a validated answer to `req` in mode `m` is cached
+    cached_answer / store_answer   read and write that cache entry
+    assemble(doc, answers)    answers (or errors) per pack → the Extraction: drafts, warnings,
+                              failed chunks, usage; no HTTP
+    fingerprint()             everything in the settings that changes the answers
+
+`extract()` is those pieces plus asking (re-asks, length splits, the structured-output ladder) and
+the overview. Its per-call `RunStats` ride on `Extraction.stats`; `last_run` is the calling
+thread's latest run.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -20,7 +35,7 @@ from typing import Any
 
 from service.chunk import extractable
 from service.document import Document, DraftItem, Extraction, Usage
-from service.errors import ConfigError, LLMError, LLMResponseError
+from service.errors import ConfigError, LLMError, LLMResponseError, LLMTransportError
 from service.extract import (
     AnswerFormatError,
     ChunkResult,
@@ -39,8 +54,8 @@ from service.llm import structured
 from service.llm.accounting import Meter, cost_usd, count_tokens, estimate_prompt_tokens
 from service.llm.cache import AnswerCache, answer_key
 from service.llm.client import ChatClient, ChatRequest, ChatResponse, OpenAIChatClient
-from service.llm.errors import AuthFailed, RequestRejected, Truncated
-from service.llm.transport import RetryPolicy, Transport
+from service.llm.errors import AuthFailed, ExtractionFailed, RequestRejected, Truncated
+from service.llm.transport import RetryBudget, RetryPolicy, Transport
 from service.models import schema_hash
 from service.prompts import Prompt, load_prompt
 from service.settings import Settings
@@ -57,9 +72,14 @@ _OVERVIEW_TITLE_CHARS = 24
 _REASK_ECHO_CHARS = 1500  # how much of a bad answer is shown back to the model
 
 
+#: What `assemble()` takes per pack id: the validated answer, or why there is none.
+Answer = ChunkResult | BaseException
+
+
 @dataclass
 class RunStats:
-    """What one `extract()` did, beyond what provenance records (for tests, bench and logs)."""
+    """What one `extract()` (or one `assemble()`) did, beyond what provenance records (for tests,
+    bench and logs). One per call: it is returned on `Extraction.stats`."""
 
     meter: Meter = field(default_factory=Meter)
     modes: list[str] = field(default_factory=list)  # the mode of every answer that was accepted
@@ -94,6 +114,7 @@ class OpenAIBackend:
         limiter: AbstractContextManager[Any] | None = None,
         prompts_dir: Path | None = None,
         pack_tokens: int | None = None,
+        retry_budget: RetryBudget | None = None,
     ) -> None:
         if not settings.llm_model:
             raise ConfigError("the openai backend needs a model: set GOVBRIEF_LLM_MODEL")
@@ -106,10 +127,11 @@ class OpenAIBackend:
             else AnswerCache(Path(settings.cache_dir) / "llm", enabled=use_cache, refresh=refresh)
         )
         # One semaphore bounds in-flight requests for everything sharing this backend (the HTTP app's
-        # threads, batch), not just the chunks of one report.
+        # threads, batch), not just the chunks of one report; one retry budget bounds their retries.
         self.transport = Transport(
             retry or RetryPolicy.from_settings(settings),
             limiter if limiter is not None else threading.BoundedSemaphore(settings.llm_concurrency),
+            retry_budget if retry_budget is not None else RetryBudget.from_settings(settings),
         )
         prompts_dir = prompts_dir or settings.prompts_dir
         self.prompt: Prompt = load_prompt(settings.prompt_id, settings.prompt_version, prompts_dir)
@@ -124,26 +146,43 @@ class OpenAIBackend:
             if pack_tokens is not None
             else getattr(settings, "llm_pack_tokens", DEFAULT_PACK_TOKENS)
         )
-        self.last_run: RunStats | None = None
+        # Per-run stats: each thread's latest run, and the latest of all for callers on other threads.
+        self._runs = threading.local()
+        self._latest_run: RunStats | None = None
+        self._runs_lock = threading.Lock()
+
+    @property
+    def last_run(self) -> RunStats | None:
+        """The stats of the latest `extract()` on the calling thread (else the latest on any thread).
+        Concurrent callers should read `Extraction.stats` of the extraction they got instead."""
+        own: RunStats | None = getattr(self._runs, "run", None)
+        if own is not None:
+            return own
+        with self._runs_lock:
+            return self._latest_run
+
+    def _start_run(self) -> RunStats:
+        run = RunStats()
+        self._runs.run = run
+        with self._runs_lock:
+            self._latest_run = run
+        return run
 
     # --- the Backend protocol ---------------------------------------------------------------
 
     def extract(self, doc: Document) -> Extraction:
-        run = RunStats()
-        self.last_run = run
-        # The page header and the signature hold no items; a report whose outline found no sections
-        # at all is sent whole rather than not at all.
-        packs = pack_chunks(extractable(doc.chunks) or list(doc.chunks), self.pack_tokens)
-        outcomes: dict[str, tuple[list[DraftItem], list[str]]] = {}
-        errors: dict[str, str] = {}
+        run = self._start_run()
+        mode = self.current_mode()
+        planned = self.plan_requests(doc, mode=mode)
+        answers: dict[str, Answer] = {}
         # Cached answers are read here, in the caller's thread: a fully cached report starts no threads.
         misses = []
-        for pack in packs:
-            cached = self._cached(run, pack)
+        for pack, request in planned:
+            cached = self._lookup(run, self.chunk_cache_key(request, mode), mode)
             if cached is None:
                 misses.append(pack)
             else:
-                outcomes[pack.id] = self._drafts(cached, pack)
+                answers[pack.id] = cached
         if misses:
             workers = min(self.settings.llm_concurrency, len(misses))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="govbrief-llm") as pool:
@@ -152,64 +191,132 @@ class OpenAIBackend:
                     pack = futures[future]
                     exc = future.exception()
                     if exc is None:
-                        outcomes[pack.id] = future.result()
+                        answers[pack.id] = future.result()
                     elif isinstance(exc, AuthFailed):
                         # No other chunk can succeed either: don't spend calls finding out.
                         for other in futures:
                             other.cancel()
                         raise AuthFailed(self.client.redact(str(exc)), status=exc.status) from None
                     elif isinstance(exc, LLMError):
-                        errors[pack.id] = self.client.redact(str(exc))
+                        answers[pack.id] = exc
                     else:
                         raise exc
-        if packs and not outcomes:
-            first = next(iter(errors.values()), "no answer")
-            raise LLMResponseError(f"the LLM gave no usable answer for any of {len(packs)} requests: {first}")
 
-        drafts: list[DraftItem] = []
-        warnings: list[str] = []
-        for pack in packs:
-            if pack.id in errors:
-                run.note("failed_chunks", pack.id)
-                warnings.append(
-                    f"chunk {pack.id}: no usable answer, its items are missing ({errors[pack.id]})"
-                )
-                continue
-            chunk_drafts, chunk_warnings = outcomes[pack.id]
-            drafts += chunk_drafts
-            warnings += chunk_warnings
-
-        overview: str | None = None
-        if drafts:
+        extraction = self.assemble(doc, answers, stats=run)
+        if extraction.drafts:
             try:
-                overview = self._overview(run, doc, drafts)
+                extraction.overview = self._overview(run, doc, extraction.drafts)
             except AuthFailed as exc:
                 raise AuthFailed(self.client.redact(str(exc)), status=exc.status) from None
             except LLMError as exc:
-                warnings.append(
+                extraction.warnings.append(
                     f"overview: no usable answer, using the default ({self.client.redact(str(exc))})"
                 )
+            extraction.usage = self._usage(run)  # the overview's calls included
+        return extraction
 
-        meter = run.meter
+    # --- the pieces extract() is made of, public for the Batch API path ------------------------
+
+    def packs(self, doc: Document) -> list[Pack]:
+        """The requests' packs, in document order. The page header and the signature hold no items;
+        a report whose outline found no sections at all is sent whole rather than not at all."""
+        return pack_chunks(extractable(doc.chunks) or list(doc.chunks), self.pack_tokens)
+
+    def plan_requests(self, doc: Document, *, mode: str | None = None) -> list[tuple[Pack, ChatRequest]]:
+        """One chat request per pack, exactly as `extract()` first sends it: in `mode`, by default
+        the structured-output mode now in force (`current_mode()`)."""
+        mode = mode if mode is not None else self.current_mode()
+        return [(pack, self.chunk_request(pack, mode)) for pack in self.packs(doc)]
+
+    def chunk_cache_key(self, request: ChatRequest, mode: str) -> str:
+        """The answer cache's key for a validated answer to the chunk request `request` in `mode`."""
+        return self._key("chunk", mode, request, self.prompt)
+
+    def cached_answer(self, request: ChatRequest, mode: str) -> ChunkResult | None:
+        """The validated answer the cache holds for `request` in `mode` (direct path or batch)."""
+        return _as_result(self.cache.get(self.chunk_cache_key(request, mode)))
+
+    def store_answer(self, request: ChatRequest, mode: str, result: ChunkResult) -> None:
+        """Cache a validated answer where `extract()` looks for it."""
+        self.cache.set(self.chunk_cache_key(request, mode), result.model_dump(mode="json"))
+
+    def assemble(
+        self, doc: Document, answers: Mapping[str, Answer], *, stats: RunStats | None = None
+    ) -> Extraction:
+        """The Extraction for `doc` from each pack's answer (`plan_requests` ids), without the
+        overview and without any HTTP: drafts checked against what each request showed, a warning
+        and a `failed_chunks` entry per pack without a usable answer, usage from `stats.meter`.
+
+        Raises `ExtractionFailed` when no pack has a usable answer (an empty brief is not a brief).
+        """
+        run = stats if stats is not None else RunStats()
+        packs = self.packs(doc)
+        drafts: list[DraftItem] = []
+        warnings: list[str] = []
+        failed: dict[str, str] = {}
+        transient = False
+        for pack in packs:
+            answer = answers.get(pack.id)
+            if not isinstance(answer, ChunkResult):
+                reason = self.client.redact(str(answer) if answer is not None else "no answer")
+                failed[pack.id] = reason
+                transient = transient or isinstance(answer, LLMTransportError)
+                run.note("failed_chunks", pack.id)
+                warnings.append(f"chunk {pack.id}: no usable answer, its items are missing ({reason})")
+                continue
+            chunk_drafts, chunk_warnings = self._drafts(answer, pack)
+            drafts += chunk_drafts
+            warnings += chunk_warnings
+        if packs and len(failed) == len(packs):
+            raise ExtractionFailed(
+                f"the LLM gave no usable answer for any of {len(packs)} requests: {next(iter(failed.values()))}",
+                failed_chunks=failed,
+                transient=transient,
+            )
         return Extraction(
             drafts=drafts,
-            overview=overview,
+            overview=None,
             warnings=[self.client.redact(w) for w in warnings],
-            usage=Usage(
-                model=self.model,
-                prompt_id=self.prompt.id,
-                prompt_version=self.prompt.version,
-                prompt_hash=self.prompt.hash,
-                cache_hit=meter.all_cached,
-                llm_calls=meter.calls,
-                prompt_tokens=meter.prompt_tokens,
-                completion_tokens=meter.completion_tokens,
-                cost_usd=cost_usd(
-                    meter.prompt_tokens,
-                    meter.completion_tokens,
-                    self.settings.llm_price_prompt_per_1k,
-                    self.settings.llm_price_completion_per_1k,
-                ),
+            usage=self._usage(run),
+            failed_chunks=failed,
+            transient_failure=transient,
+            stats=run,
+        )
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything in this backend's settings that changes its answers (and so the briefs): batch
+        folds it into its settings fingerprint, so changing any of it redoes the reports."""
+        return {
+            "model": self.model,
+            "prompt": [self.prompt.id, self.prompt.version, self.prompt.hash],
+            "overview_prompt": [
+                self.overview_prompt.id,
+                self.overview_prompt.version,
+                self.overview_prompt.hash,
+            ],
+            "schema_hash": self.schema_hash,
+            "temperature": self.settings.llm_temperature,
+            "max_tokens": self.settings.llm_max_tokens,
+            "structured_output": self.mode_setting,
+            "pack_tokens": self.pack_tokens,
+        }
+
+    def _usage(self, run: RunStats) -> Usage:
+        meter = run.meter
+        return Usage(
+            model=self.model,
+            prompt_id=self.prompt.id,
+            prompt_version=self.prompt.version,
+            prompt_hash=self.prompt.hash,
+            cache_hit=meter.all_cached,
+            llm_calls=meter.calls,
+            prompt_tokens=meter.prompt_tokens,
+            completion_tokens=meter.completion_tokens,
+            cost_usd=cost_usd(
+                meter.prompt_tokens,
+                meter.completion_tokens,
+                self.settings.llm_price_prompt_per_1k,
+                self.settings.llm_price_completion_per_1k,
             ),
         )
 
@@ -220,15 +327,14 @@ class OpenAIBackend:
         if log.isEnabledFor(logging.INFO):
             log.info("%s", self.client.redact(message % args))
 
-    def _chunk(self, run: RunStats, pack: Pack) -> tuple[list[DraftItem], list[str]]:
+    def _chunk(self, run: RunStats, pack: Pack) -> ChunkResult:
         if run.aborted.is_set():
             raise LLMError("not sent: the report was abandoned after an authentication error")
         try:
-            result = self._answer(run, pack)
+            return self._answer(run, pack)
         except AuthFailed:
             run.aborted.set()
             raise
-        return self._drafts(result, pack)
 
     def _drafts(self, result: ChunkResult, pack: Pack) -> tuple[list[DraftItem], list[str]]:
         drafts, warnings = to_drafts(result, pack)
@@ -240,7 +346,8 @@ class OpenAIBackend:
     def _mode_note_key(self) -> str:
         return answer_key(kind="structured-mode", base_url=self.client.base_url, model=self.model)
 
-    def _current_mode(self) -> str:
+    def current_mode(self) -> str:
+        """The structured-output mode a request would be sent in now."""
         persisted = self.cache.get_note(self._mode_note_key()) if self.mode_setting == "auto" else None
         return structured.start_mode(self.mode_setting, self.client.base_url, self.model, persisted)
 
@@ -280,29 +387,19 @@ class OpenAIBackend:
             messages=request.messages,
         )
 
-    def _cached(self, run: RunStats, pack: Pack) -> ChunkResult | None:
-        """The validated answer for `pack` in the mode now in force, if the cache has it."""
-        mode = self._current_mode()
-        request = self.chunk_request(pack, mode)
-        return self._lookup(run, self._key("chunk", mode, request, self.prompt), mode)
-
     def _lookup(self, run: RunStats, key: str, mode: str) -> ChunkResult | None:
-        cached = self.cache.get(key)
-        if cached is None:
+        result = _as_result(self.cache.get(key))
+        if result is None:
             return None
-        try:
-            result = ChunkResult.model_validate(cached)
-        except ValueError:
-            return None  # written by an older, looser version: ask again
         run.meter.cache(True)
         run.note("modes", mode)
         return result
 
     def _answer(self, run: RunStats, pack: Pack) -> ChunkResult:
         while True:
-            mode = self._current_mode()
+            mode = self.current_mode()
             request = self.chunk_request(pack, mode)
-            key = self._key("chunk", mode, request, self.prompt)
+            key = self.chunk_cache_key(request, mode)
             cached = self._lookup(run, key, mode)
             if cached is not None:
                 return cached
@@ -428,6 +525,15 @@ class OpenAIBackend:
         text = self.client.redact(text)
         self.cache.set(key, text)
         return text
+
+
+def _as_result(cached: Any) -> ChunkResult | None:
+    if cached is None:
+        return None
+    try:
+        return ChunkResult.model_validate(cached)
+    except ValueError:
+        return None  # written by an older, looser version: ask again
 
 
 def _parse_overview(content: str) -> str:

@@ -60,9 +60,13 @@ class RulesBackend:
 
     # --- items from headings -------------------------------------------------------------------
 
-    def _from_heading(self, doc: Document, node: Node, section: str, category: Category | None = None) -> DraftItem:
+    def _from_heading(
+        self, doc: Document, node: Node, section: str, category: Category | None = None
+    ) -> DraftItem:
         text = doc.text
         body_start, body_end = _trim(text, node.body_start, node.end)
+        while body_start < body_end and text[body_start] in "。！？：":  # "三是加强宣传。围绕……"
+            body_start += 1
         first = _SENTENCE.match(text, body_start, body_end) if body_start < body_end else None
         ranges = [(node.title_start, node.title_end)] if node.title_end > node.title_start else []
         summary = ""
@@ -72,9 +76,10 @@ class RulesBackend:
             ranges += [(c.title_start, c.title_end) for c in points]
             summary = "；".join(c.title.strip("。；") for c in points)
         elif first:
+            # A point with no sub-points: the whole point is its evidence, its first sentence the summary.
             s, e = _trim(text, first.start(), first.end())
             if e > s:
-                ranges.append((s, e))
+                ranges.append((body_start, body_end))
                 summary = text[s:e]
         title = node.title.strip("。；，") or _short_title(summary)
         if node.level == 4 and not summary:
@@ -148,7 +153,9 @@ class RulesBackend:
                 own_end = node.children[0].start if node.children else node.end
                 if re.search(r"第一责任人|党政主要负责人", text[node.start : own_end]):
                     units = [c for c in node.children if c.level == 4] or [node]
-                    return [self._from_heading(doc, n, "leadership", Category.party_leadership) for n in units]
+                    return [
+                        self._from_heading(doc, n, "leadership", Category.party_leadership) for n in units
+                    ]
         return []
 
 

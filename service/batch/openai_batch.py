@@ -2,7 +2,9 @@
 compatible provider's) instead of being sent one by one: half the price, results within 24 hours.
 
     prepare   read + analyze every report (the pipeline's own stages); a report that cannot be read
-              fails here, in the manifest, like on the direct path
+              fails here, in the manifest, like on the direct path. The backend plans the requests
+              (`plan_requests`: packing, structured mode, prompt) and the chunks whose answers its
+              cache already holds (`cached_answer`) are not sent again
     write     one JSONL line per chunk request, exactly the request the direct path would send:
               {"custom_id", "method": "POST", "url": "/v1/chat/completions", "body": {...}}
               (kept under OUTDIR/.openai-batch/ for inspection), split at 50,000 lines / ~190 MB
@@ -10,14 +12,16 @@ compatible provider's) instead of being sent one by one: half the price, results
               OUTDIR/.openai-batch/state.json BEFORE polling, so an interrupted run resumes polling
               the same batch instead of paying for a second one
     poll      until the batch is completed, failed, expired or cancelled
-    assemble  each report's answers → `parse_chunk_result` → `to_drafts` → the pipeline's grounding
-              and merge (`summarize_document`), so a brief from the Batch API passes through exactly
-              the validation and grounding of a direct one
+    assemble  each answer → `parse_chunk_result`, cached where the direct path looks (`store_answer`),
+              then the backend's own `assemble` (drafts, failed chunks, usage) → the pipeline's
+              grounding and merge (`summarize_document`), so a brief from the Batch API passes
+              through exactly the validation and grounding of a direct one
 
 What the Batch API cannot do that the direct path does: re-ask after an invalid answer, split a
 chunk whose answer was cut off, write the overview from the extracted items (a second round trip of
-up to 24 h). Such chunks are recorded as failed chunks (status `partial`, redone by the next run);
-the overview is the pipeline's default one.
+up to 24 h). Such chunks are recorded as failed chunks (status `partial`, redone by the next run,
+which sends only them: the answered ones are in the cache); the overview is the pipeline's default
+one.
 
 This module is an edge: it imports the openai client. The pipeline never imports it.
 """
@@ -27,22 +31,23 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import openai
 
 from service.backends.base import Backend
+from service.backends.openai_backend import Answer, OpenAIBackend, RunStats
 from service.batch.inputs import BatchInput
 from service.batch.manifest import Fingerprint, now_iso, write_atomic
 from service.batch.progress import BatchProgress, Counters, QuietProgress
 from service.batch.runner import BatchOptions, BatchResult, Job, OutputStore, StopBatch
-from service.chunk import extractable
-from service.document import Document, DraftItem, Extraction, Usage
+from service.document import Document, Extraction
 from service.errors import ConfigError, GovbriefError, LLMError, LLMResponseError
-from service.extract import AnswerFormatError, ChunkResult, Pack, pack_chunks, parse_chunk_result, to_drafts
+from service.extract import AnswerFormatError, ChunkResult, Pack, parse_chunk_result
 from service.ingest import read_path
-from service.llm import structured
+from service.llm.client import ChatRequest
+from service.llm.errors import ExtractionFailed
 from service.pipeline import analyze, summarize_document
 from service.settings import Settings
 
@@ -58,7 +63,7 @@ TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 class _Prepared:
     job: Job
     doc: Document
-    packs: list[Pack]  # one request each, exactly as the direct path packs the report's chunks
+    requests: list[tuple[Pack, ChatRequest]]  # the backend's plan: exactly what the direct path asks
     cached: dict[str, ChunkResult] = field(default_factory=dict)  # pack id → answer from the cache
 
 
@@ -104,22 +109,6 @@ def request_line(custom_id: str, body: dict[str, Any]) -> str:
     return json.dumps(
         {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}, ensure_ascii=False
     )
-
-
-def chunk_body(backend: Any, pack: Pack, mode: str) -> dict[str, Any]:
-    """The chat completion body the direct path would send for this pack (the backend builds it)."""
-    request = backend.chunk_request(pack, mode)
-    body: dict[str, Any] = {
-        "model": request.model,
-        "messages": request.messages,
-        "temperature": request.temperature,
-        "max_tokens": request.max_tokens,
-    }
-    if request.response_format is not None:
-        body["response_format"] = request.response_format
-    if request.extra_body:
-        body.update(request.extra_body)  # the SDK would merge extra_body into the JSON body the same way
-    return body
 
 
 def split_lines(
@@ -191,9 +180,9 @@ class OpenAIBatchRun:
         poll_interval: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not hasattr(backend, "chunk_request"):
+        if not isinstance(backend, OpenAIBackend):
             raise ConfigError("--via openai-batch needs the openai backend")
-        self.backend: Any = backend
+        self.backend: OpenAIBackend = backend
         self.inputs = inputs
         self.options = options
         self.settings = settings
@@ -209,10 +198,9 @@ class OpenAIBatchRun:
         self.store = OutputStore(options.outdir, self.fingerprint)
         self.state_dir = options.outdir / STATE_DIR
         self.state_path = self.state_dir / "state.json"
-        base_url = str(getattr(getattr(backend, "client", None), "base_url", settings.llm_base_url or ""))
-        self.mode = structured.start_mode(
-            settings.llm_structured_output, base_url, str(getattr(backend, "model", ""))
-        )
+        # One mode for the whole run (the Batch API cannot step down the ladder mid-batch): the one the
+        # direct path would start in now, so both ask the same requests and share cache entries.
+        self.mode = self.backend.current_mode()
         self._started_at = now_iso()
 
     # --- state: which batches are out there, and which reports they carry ------------------------
@@ -249,38 +237,13 @@ class OpenAIBatchRun:
         except GovbriefError as e:
             self._done(self.store.save_failure(job.input, job.name, e))
             return None
-        # The same packing as the direct path, so both ask identical requests (and share cache entries).
-        packs = pack_chunks(
-            extractable(doc.chunks) or list(doc.chunks), int(getattr(self.backend, "pack_tokens", 0))
-        )
-        prep = _Prepared(job, doc, packs)
-        for pack in packs:
-            cached = self._cached(pack)
+        prep = _Prepared(job, doc, self.backend.plan_requests(doc, mode=self.mode))
+        for pack, request in prep.requests:
+            # Answered already, by the direct path or an earlier batch: not paid for twice.
+            cached = self.backend.cached_answer(request, self.mode)
             if cached is not None:
                 prep.cached[pack.id] = cached
         return prep
-
-    def _cached(self, pack: Pack) -> ChunkResult | None:
-        """An answer the direct path (or an earlier batch) already paid for, when the backend can say
-        under which key it keeps it."""
-        key_of = getattr(self.backend, "chunk_cache_key", None)
-        cache = getattr(self.backend, "cache", None)
-        if key_of is None or cache is None:
-            return None
-        value = cache.get(key_of(self.backend.chunk_request(pack, self.mode), self.mode))
-        try:
-            return ChunkResult.model_validate(value) if value is not None else None
-        except ValueError:
-            return None
-
-    def _remember(self, pack: Pack, result: ChunkResult) -> None:
-        key_of = getattr(self.backend, "chunk_cache_key", None)
-        cache = getattr(self.backend, "cache", None)
-        if key_of is not None and cache is not None:
-            cache.set(
-                key_of(self.backend.chunk_request(pack, self.mode), self.mode),
-                result.model_dump(mode="json"),
-            )
 
     def _submit(self, prepared: list[_Prepared], state: dict[str, Any]) -> None:
         lines: list[str] = []
@@ -288,9 +251,9 @@ class OpenAIBatchRun:
         for n, prep in enumerate(prepared):
             jid = f"r{n}"
             jobs[jid] = {"input": prep.job.input.key, "name": prep.job.name, "sha256": prep.doc.sha256}
-            for pack in prep.packs:
+            for pack, request in prep.requests:
                 if pack.id not in prep.cached:
-                    lines.append(request_line(f"{jid}:{pack.id}", chunk_body(self.backend, pack, self.mode)))
+                    lines.append(request_line(f"{jid}:{pack.id}", request.body()))
         if not lines:
             return
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -347,53 +310,36 @@ class OpenAIBatchRun:
         return parse_results(text)
 
     def _assemble(self, prep: _Prepared, jid: str, answers: dict[str, _Answer], batch_status: str) -> None:
-        drafts: list[DraftItem] = []
-        warnings: list[str] = []
-        failed: list[tuple[str, str]] = []
-        prompt_tokens = completion_tokens = calls = 0
-        for pack in prep.packs:
-            result = prep.cached.get(pack.id)
-            if result is None:
-                answer = answers.get(f"{jid}:{pack.id}") or _Answer(
-                    error=f"no answer in the batch ({batch_status})"
-                )
-                calls += answer.error is None
-                prompt_tokens += answer.prompt_tokens
-                completion_tokens += answer.completion_tokens
-                try:
-                    result = self._result(answer)
-                except (AnswerFormatError, LLMError) as e:
-                    failed.append((pack.id, f"no usable answer ({e})"))
-                    warnings.append(f"chunk {pack.id}: no usable answer, its items are missing ({e})")
-                    continue
-                self._remember(pack, result)
-            pack_drafts, pack_warnings = to_drafts(result, pack)
-            drafts += pack_drafts
-            warnings += pack_warnings
-        job = prep.job
-        if prep.packs and len(failed) == len(prep.packs):
-            first = failed[0][1]
-            error = LLMResponseError(
-                f"the batch gave no usable answer for any of {len(prep.packs)} requests: {first}"
+        stats = RunStats()
+        results: dict[str, Answer] = {}
+        for pack, request in prep.requests:
+            cached = prep.cached.get(pack.id)
+            if cached is not None:
+                stats.meter.cache(True)
+                results[pack.id] = cached
+                continue
+            answer = answers.get(f"{jid}:{pack.id}") or _Answer(
+                error=f"no answer in the batch ({batch_status})"
             )
-            self._done(self.store.save_failure(job.input, job.name, error))
+            if answer.error is None:  # a line the provider answered (and billed)
+                stats.meter.http_call()
+                stats.meter.cache(False)
+            stats.meter.add_tokens(answer.prompt_tokens, answer.completion_tokens)
+            try:
+                result = self._result(answer)
+            except (AnswerFormatError, LLMError) as e:
+                results[pack.id] = e
+                continue
+            self.backend.store_answer(request, self.mode, result)
+            results[pack.id] = result
+        job = prep.job
+        try:
+            extraction = self.backend.assemble(prep.doc, results, stats=stats)
+        except ExtractionFailed as e:  # no usable answer for any of its requests
+            self._done(self.store.save_failure(job.input, job.name, e))
             return
-        prompt = getattr(self.backend, "prompt", None)
-        extraction = Extraction(
-            drafts=drafts,
-            overview=None,
-            warnings=warnings,
-            usage=Usage(
-                model=getattr(self.backend, "model", None),
-                prompt_id=getattr(prompt, "id", None),
-                prompt_version=getattr(prompt, "version", None),
-                prompt_hash=getattr(prompt, "hash", None),
-                cache_hit=calls == 0 and bool(prep.cached),
-                llm_calls=calls,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-            ),
-        )
+        # The configured prices are the direct path's; the Batch API bills differently.
+        extraction.usage = replace(extraction.usage, cost_usd=None)
         started = time.perf_counter()
         try:
             brief = summarize_document(prep.doc, _Assembled(extraction), with_text=self.options.with_text)
@@ -404,7 +350,7 @@ class OpenAIBatchRun:
             job.input,
             job.name,
             brief,
-            failed=failed,
+            failed=list(extraction.failed_chunks.items()),
             elapsed_ms=round((time.perf_counter() - started) * 1000),
         )
         self._done(record)
@@ -441,7 +387,7 @@ class OpenAIBatchRun:
             }
             fresh = [job for job in todo if job.input.key not in out_there]
             prepared = [p for p in map(self._prepare, fresh) if p is not None]
-            ready = [p for p in prepared if len(p.cached) == len(p.packs)]
+            ready = [p for p in prepared if len(p.cached) == len(p.requests)]
             for prep in ready:  # every chunk answered from the cache: nothing to send
                 self._assemble(prep, "", {}, "cached")
             self._submit([p for p in prepared if p not in ready], state)

@@ -48,17 +48,13 @@ from service.batch.manifest import (
 )
 from service.batch.progress import BatchProgress, Counters, QuietProgress
 from service.document import Document, Extraction
-from service.errors import ConfigError, GovbriefError, LLMError, LLMTransportError, PromptError
-from service.llm.errors import AuthFailed
+from service.errors import ConfigError, GovbriefError, LLMTransportError, PromptError
+from service.llm.errors import AuthFailed, ExtractionFailed
 from service.models import SECTION_NAMES, Brief
 from service.pipeline import summarize_path
 
 #: Seconds between rewrites of manifest.json during a run (the journal is written per report).
 MANIFEST_EVERY = 5.0
-#: The openai backend's warning for a chunk that got no usable answer, and the transport's words
-#: for "gave up on retries". Read from warnings until Extraction carries them as data.
-_CHUNK_FAILED = "no usable answer"
-_GAVE_UP = "gave up after"
 
 
 class StoreClosed(Exception):
@@ -109,9 +105,25 @@ class Job:
 # --- observing the backend ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ChunkFailures:
+    """What a report's `Extraction` said about its chunks without a usable answer."""
+
+    failed: list[tuple[str, str]]  # (chunk id, why), in the backend's order
+    transient: bool = False  # some of them gave up on transport errors
+
+    @classmethod
+    def of(cls, extraction: Extraction) -> ChunkFailures:
+        return cls(list(extraction.failed_chunks.items()), extraction.transient_failure)
+
+
+_NO_FAILURES = ChunkFailures([])
+
+
 class ObservedBackend:
     """The batch's one backend, wrapped so the runner sees each report's `Extraction` (which chunks
-    failed) without the pipeline having to return it. Per thread: a report runs on one thread."""
+    failed, and whether on transport errors) without the pipeline having to return it. Per thread:
+    a report runs on one thread."""
 
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
@@ -119,37 +131,24 @@ class ObservedBackend:
         self._local = threading.local()
 
     def extract(self, doc: Document) -> Extraction:
-        self._local.failed = []
+        self._local.failures = _NO_FAILURES
         extraction = self.inner.extract(doc)
-        self._local.failed = failed_chunks(extraction)
+        self._local.failures = ChunkFailures.of(extraction)
         return extraction
 
-    def take_failed_chunks(self) -> list[tuple[str, str]]:
-        failed: list[tuple[str, str]] = getattr(self._local, "failed", [])
-        self._local.failed = []
-        return failed
+    def take_failures(self) -> ChunkFailures:
+        failures: ChunkFailures = getattr(self._local, "failures", _NO_FAILURES)
+        self._local.failures = _NO_FAILURES
+        return failures
 
 
-def failed_chunks(extraction: Extraction) -> list[tuple[str, str]]:
-    """(chunk id, why) for each chunk that got no usable answer."""
-    structured = getattr(extraction, "failed_chunks", None)
-    if isinstance(structured, dict):
-        return [(str(k), str(v)) for k, v in structured.items()]
-    out = []
-    for warning in extraction.warnings:
-        head, _, rest = warning.partition(": ")
-        if head.startswith("chunk ") and rest.startswith(_CHUNK_FAILED):
-            out.append((head.removeprefix("chunk "), rest))
-    return out
-
-
-def _transient(exc: BaseException | None, chunk_failures: list[tuple[str, str]]) -> bool:
+def _transient(exc: BaseException | None, failures: ChunkFailures) -> bool:
     """Would the same report likely succeed later? Rate limits and outages, not bad answers."""
     if isinstance(exc, LLMTransportError):
         return True
-    if isinstance(exc, LLMError) and _GAVE_UP in str(exc):
-        return True
-    return any(_GAVE_UP in why for _, why in chunk_failures)
+    if isinstance(exc, ExtractionFailed):  # every chunk failed: was any of them an outage?
+        return exc.transient
+    return failures.transient
 
 
 def _fatal(exc: BaseException) -> bool:
@@ -356,12 +355,13 @@ class BatchRunner:
             )
         except Exception as e:
             exc = e
-        failed = self.backend.take_failed_chunks()
+        failures = self.backend.take_failures()
+        failed = failures.failed
         elapsed = round((time.perf_counter() - started) * 1000)
         if (
             (exc is not None or failed)
             and job.attempt <= self.options.report_retries
-            and _transient(exc, failed)
+            and _transient(exc, failures)
         ):
             return _Outcome(None)
         try:

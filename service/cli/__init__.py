@@ -18,7 +18,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Grounded briefs of 法治政府建设年度报告. Run `govbrief COMMAND --help` for each command."""

@@ -58,21 +58,39 @@ def _backend_kwargs(no_cache: bool, refresh: bool, backend: Any) -> dict[str, An
 def summarize(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Report files: .txt .md .html .htm .pdf .docx (UTF-8 or GBK).", show_default=False),
+        typer.Argument(
+            help="Report files: .txt .md .html .htm .pdf .docx (UTF-8 or GBK).", show_default=False
+        ),
     ] = None,
-    sample: Annotated[bool, typer.Option("--sample", help="Brief the fictional sample report shipped with govbrief.")] = False,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Brief the fictional sample report shipped with govbrief.")
+    ] = False,
     backend: Annotated[
         BackendName | None,
-        typer.Option("--backend", "-b", help="rules (offline, default without an LLM) or openai (any OpenAI-compatible endpoint)."),
+        typer.Option(
+            "--backend",
+            "-b",
+            help="rules (offline, default without an LLM) or openai (any OpenAI-compatible endpoint).",
+        ),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="json (the Brief schema) or md (a Chinese brief).")] = Format.json,
-    with_text: Annotated[bool, typer.Option("--with-text", help="Include the normalized report text as source.text.")] = False,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="json (the Brief schema) or md (a Chinese brief).")
+    ] = Format.json,
+    with_text: Annotated[
+        bool, typer.Option("--with-text", help="Include the normalized report text as source.text.")
+    ] = False,
     out: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write here instead of stdout; a directory when several reports are given."),
+        typer.Option(
+            "--output", "-o", help="Write here instead of stdout; a directory when several reports are given."
+        ),
     ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the LLM answer cache.")] = False,
-    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached LLM answers, and overwrite them.")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the LLM answer cache.")
+    ] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ignore cached LLM answers, and overwrite them.")
+    ] = False,
 ) -> None:
     """Brief one or more reports: achievements (成效), problems (问题) and plans (计划), every item grounded.
 
@@ -93,7 +111,9 @@ def summarize(
     if not inputs:
         fail("no report given: pass one or more PATHs, or --sample")
     settings = get_settings()
-    engine = backend_from_options(backend.value if backend else None, settings, **_backend_kwargs(no_cache, refresh, backend))
+    engine = backend_from_options(
+        backend.value if backend else None, settings, **_backend_kwargs(no_cache, refresh, backend)
+    )
     several = len(inputs) > 1
     if several and out is not None and out.suffix:
         fail(f"{out}: with several reports, -o must be a directory")
@@ -101,7 +121,9 @@ def summarize(
     failed = 0
     for path in inputs:
         try:
-            brief = summarize_path(path, engine, with_text=with_text, chunk_max_tokens=settings.chunk_max_tokens)
+            brief = summarize_path(
+                path, engine, with_text=with_text, chunk_max_tokens=settings.chunk_max_tokens
+            )
         except GovbriefError as e:
             error(str(e))
             failed += 1

@@ -40,6 +40,21 @@ class ChatRequest:
     response_format: dict[str, Any] | None = None
     extra_body: dict[str, Any] | None = None
 
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the chat completion as sent over the wire: what `complete()` makes the
+        SDK send (it merges `extra_body` into the body), and what a Batch API request line carries."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": self.messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+        if self.response_format is not None:
+            body["response_format"] = self.response_format
+        if self.extra_body:
+            body.update(self.extra_body)
+        return body
+
 
 @dataclass(frozen=True)
 class ChatResponse:

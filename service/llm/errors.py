@@ -7,6 +7,7 @@ from service.errors import ConfigError, LLMError, LLMResponseError, LLMTransport
 __all__ = [
     "AuthFailed",
     "ConfigError",
+    "ExtractionFailed",
     "LLMError",
     "LLMResponseError",
     "LLMTransportError",
@@ -45,6 +46,16 @@ class AuthFailed(LLMError):
 
 class Truncated(LLMResponseError):
     """The answer hit `max_tokens` (`finish_reason == "length"`)."""
+
+
+class ExtractionFailed(LLMResponseError):
+    """No request of a report got a usable answer. Carries the per-request reasons, and whether any
+    of them gave up on transport errors (worth trying the report again later) rather than on answers."""
+
+    def __init__(self, message: str, *, failed_chunks: dict[str, str], transient: bool) -> None:
+        super().__init__(message)
+        self.failed_chunks = dict(failed_chunks)
+        self.transient = transient
 
 
 def redact(text: str, *secrets: str | None) -> str:
