@@ -166,6 +166,9 @@ class OutputStore:
         self.outdir = outdir
         self.fingerprint = fingerprint
         self.run_id = run_id or uuid.uuid4().hex[:12]
+        # Temp files of a killed run's atomic writes: no writer is alive (the CLI holds the outdir lock).
+        for stale in outdir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
         self.journal = Journal(outdir)
         self.records: dict[str, Record] = self.journal.load()
         self.names = Names({key: r.name for key, r in self.records.items()})
