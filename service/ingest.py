@@ -20,7 +20,6 @@ from pathlib import Path, PurePath
 
 import charset_normalizer
 import docx
-import trafilatura
 from docx.document import Document as DocxDocument
 from docx.table import Table, _Cell
 from lxml import html as lxml_html
@@ -237,6 +236,9 @@ def _decode_html_bytes(data: bytes, name: str) -> tuple[str, str]:
 
 
 def _read_html(data: bytes, name: str) -> tuple[str, str]:
+    # Imported here: trafilatura (and lxml) cost ~0.3 s at start-up, and only HTML needs them.
+    import trafilatura
+
     markup, encoding = _decode_html_bytes(data, name)
     # Plain-text output keeps one paragraph (or heading, or <br> line) per line; favor_recall keeps
     # the short lines (headings, 一是… points) that precision mode drops; no dedup across calls.

@@ -23,7 +23,7 @@ from service.batch.manifest import JOURNAL, Journal, Names, Record, safe_stem
 from service.cli import app
 from service.document import Document, Extraction
 from service.errors import LLMTransportError
-from service.llm.errors import AuthFailed
+from service.llm.errors import AuthFailed, ExtractionFailed
 from service.models import Brief
 
 runner = CliRunner()
@@ -285,6 +285,59 @@ def test_bad_credentials_stop_the_batch(tmp_path: Path, seed_paths: list[Path]) 
     assert result.stopped and "401" in result.stopped
     assert len(result.records) == 1  # nothing after it was started: those stay to do
     assert sum(backend.calls.values()) == 1
+
+
+class FailingChunksBackend:
+    """Rules extraction that reports failed chunks as data only (no warning text to read), the first
+    time it sees each report: with `failed_chunks`, or by raising when `all_failed`."""
+
+    name = "rules"
+
+    def __init__(self, *, transient: bool, all_failed: bool = False) -> None:
+        self.inner = RulesBackend()
+        self.transient = transient
+        self.all_failed = all_failed
+        self.calls: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def extract(self, doc: Document) -> Extraction:
+        with self._lock:
+            n = self.calls[doc.path] = self.calls.get(doc.path, 0) + 1
+        extraction = self.inner.extract(doc)
+        if n == 1:
+            why = {"c1": "HTTP 503: down (gave up after 5 attempts)" if self.transient else "bad answers"}
+            if self.all_failed:
+                raise ExtractionFailed("no usable answer at all", failed_chunks=why, transient=self.transient)
+            extraction.failed_chunks = why
+            extraction.transient_failure = self.transient
+        return extraction
+
+
+@pytest.mark.parametrize("all_failed", [False, True])
+def test_transient_chunk_failures_put_the_report_back(
+    tmp_path: Path, seed_paths: list[Path], all_failed: bool
+) -> None:
+    backend = FailingChunksBackend(transient=True, all_failed=all_failed)
+    result = _run(backend, seed_paths[:2], tmp_path / "out")
+    assert all(r.status == "ok" and r.attempts == 2 and not r.failed_chunks for r in result.records)
+    assert set(backend.calls.values()) == {2}
+
+
+def test_chunks_without_answers_make_a_partial_report_at_once(tmp_path: Path, seed_paths: list[Path]) -> None:
+    backend = FailingChunksBackend(transient=False)
+    result = _run(backend, seed_paths[:2], tmp_path / "out")
+    assert all(r.status == "partial" and r.attempts == 1 for r in result.records)
+    assert all(
+        r.failed_chunks == ["c1"] and r.error == "1 chunk(s) got no usable answer: bad answers"
+        for r in result.records
+    )
+    assert set(backend.calls.values()) == {1}
+
+    failing = FailingChunksBackend(transient=False, all_failed=True)
+    result = _run(failing, seed_paths[:1], tmp_path / "out2")
+    assert [(r.status, r.attempts, r.error_type) for r in result.records] == [
+        ("failed", 1, "ExtractionFailed")
+    ]
 
 
 def test_outputs_are_written_atomically(

@@ -152,8 +152,10 @@ def test_failed_lines_make_partial_reports_redone_next_time(
     assert second["request_counts"]["total"] < len(fake.uploaded_lines())  # only the redone report
 
 
-def _run(settings: Settings, corpus: Path, out: Path, **kw: Any) -> OpenAIBatchRun:
-    backend = build_backend("openai", settings, use_cache=False)
+def _run(
+    settings: Settings, corpus: Path, out: Path, *, use_cache: bool = False, **kw: Any
+) -> OpenAIBatchRun:
+    backend = build_backend("openai", settings, use_cache=use_cache)
     return OpenAIBatchRun(
         backend,
         collect_inputs([str(corpus)]),
@@ -228,3 +230,60 @@ def test_request_file_splitting_and_result_parsing() -> None:
     assert parsed["a"].content == "{}" and parsed["a"].prompt_tokens == 3
     assert parsed["b"].error == "HTTP 429: slow"
     assert parsed["c"].error is not None and "expired" in parsed["c"].error
+
+
+def test_a_rerun_after_a_partial_batch_pays_only_for_the_failed_chunk(
+    fake: FakeOpenAIBatch, corpus: Path, tmp_path: Path
+) -> None:
+    settings = get_settings()
+    out = tmp_path / "out"
+    failing: list[str] = []
+
+    def first_line(custom_id: str) -> bool:
+        if not failing:
+            failing.append(custom_id)
+        return custom_id in failing
+
+    fake.fail_line(first_line, status=500)
+    first = _run(settings, corpus, out, use_cache=True).run()
+    partial = [r for r in first.records if r.status == "partial"]
+    assert len(partial) == 1 and partial[0].failed_chunks == [failing[0].split(":", 1)[1]]
+    assert partial[0].error == "1 chunk(s) got no usable answer: HTTP 500: scripted failure"
+
+    fake.clear_failures()
+    again = _run(settings, corpus, out, use_cache=True).run()
+    assert all(r.status == "ok" for r in again.records)
+    second = fake.batches[sorted(fake.batches)[-1]]
+    assert second["request_counts"]["total"] == 1  # the answered chunks came from the cache
+    redone = next(r for r in again.records if r.input == partial[0].input)
+    assert redone.llm_calls == 1 and redone.attempts == 1
+
+
+def test_chunks_the_direct_path_answered_are_not_sent_to_the_batch(
+    fake: FakeOpenAIBatch, corpus: Path, tmp_path: Path, seed_paths: list[Path]
+) -> None:
+    direct = runner.invoke(app, ["batch", str(corpus), "-o", str(tmp_path / "direct"), "--backend", "openai"])
+    assert direct.exit_code == 0, direct.output
+    asked = len(fake.chat_requests())
+
+    result = _run(get_settings(), corpus, tmp_path / "out", use_cache=True).run()
+    assert fake.batches == {} and fake.uploaded_lines() == []  # nothing left to ask
+    assert len(fake.chat_requests()) == asked
+    assert len(result.records) == len(seed_paths)
+    assert all(r.status == "ok" and r.cache_hit and r.llm_calls == 0 for r in result.records)
+    for r in result.records:
+        a = Brief.model_validate_json((tmp_path / "direct" / f"{r.name}.json").read_text(encoding="utf-8"))
+        b = Brief.model_validate_json((tmp_path / "out" / f"{r.name}.json").read_text(encoding="utf-8"))
+        assert items(a) == items(b)
+
+
+def test_the_settings_fingerprint_includes_the_backends(
+    fake: FakeOpenAIBatch, corpus: Path, tmp_path: Path
+) -> None:
+    settings = get_settings()
+    run = _run(settings, corpus, tmp_path / "out")
+    assert json.loads(run.fingerprint.backend_settings or "{}") == json.loads(
+        json.dumps(run.backend.fingerprint())
+    )
+    hotter = _run(settings.model_copy(update={"llm_temperature": 0.5}), corpus, tmp_path / "out2")
+    assert hotter.fingerprint.digest != run.fingerprint.digest

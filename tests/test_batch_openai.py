@@ -112,3 +112,27 @@ def test_invalid_answers_make_a_partial_report_that_the_next_run_redoes(
     assert all(r["status"] == "ok" for r in inputs(out))
     redone = [r for r in inputs(out) if r["run"] != partial[0]["run"]]
     assert [r["input"] for r in redone] == [partial[0]["input"]]
+
+
+def test_a_chunk_that_gives_up_on_5xx_puts_its_report_back_in_the_queue(
+    fake: FakeOpenAI, tmp_path: Path, seed_paths: list[Path]
+) -> None:
+    down_for = "行政执法不规范现象仍然存在"  # in one seed's problems chapter only
+    failures = {"n": 0}
+
+    def responder(request: RecordedRequest) -> Reply:
+        # That chunk's first try and its six retries (GOVBRIEF_LLM_MAX_RETRIES=6) all get a 500.
+        if down_for in request.message("user") and failures["n"] < 7:
+            failures["n"] += 1
+            return error_reply(500, "upstream down", headers={"Retry-After": "0"})
+        return auto_responder(request)
+
+    fake.route("POST", "/v1/chat/completions", responder)
+    src = corpus(tmp_path, seed_paths)
+    out = tmp_path / "out"
+    result = run(src, "-o", out, "-j", "4")
+    assert result.exit_code == 0, result.output
+    recs = inputs(out)
+    assert all(r["status"] == "ok" and not r["failed_chunks"] for r in recs)
+    assert sorted(r["attempts"] for r in recs) == [1] * (len(recs) - 1) + [2]
+    assert failures["n"] == 7
