@@ -15,7 +15,8 @@ from service.metrics import format_number
 from service.models import Item, Metric, Span
 
 
-def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Union of character ranges, sorted; touching ranges join, ranges a gap apart stay apart."""
     out: list[tuple[int, int]] = []
     for s, e in sorted(ranges):
         if out and s <= out[-1][1]:
@@ -102,7 +103,7 @@ def ground(
         if not ranges:
             warnings.append(f"dropped {draft.section} item '{draft.title}': no evidence could be grounded")
             continue
-        evidence = [doc.span(s, e) for s, e in _merge_ranges(ranges)]
+        evidence = [doc.span(s, e) for s, e in merge_ranges(ranges)]
         metrics: list[Metric] = []
         for dm in draft.metrics:
             span = _ground_metric(doc, dm)

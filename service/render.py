@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.metrics import format_number
-from service.models import CATEGORY_LABELS_ZH, Brief, Item, Span
+from service.models import CATEGORY_LABELS_ZH, Brief, Item, ReportMeta, Span
 
 
 def to_json(brief: Brief, *, indent: int | None = 2) -> str:
@@ -34,9 +34,8 @@ _SECTIONS = (
 )
 
 
-def to_markdown(brief: Brief) -> str:
-    r = brief.report
-    lines = [f"# {r.title or '法治政府建设年度报告简报'}", ""]
+def report_facts(r: ReportMeta) -> list[tuple[str, str]]:
+    """The report's metadata as (label, value) rows, the ones that are known."""
     facts = [
         ("发布机关", r.issuer),
         ("地区", r.region),
@@ -44,7 +43,13 @@ def to_markdown(brief: Brief) -> str:
         ("发布日期", r.published),
         ("文号", r.doc_number),
     ]
-    lines += [f"- {k}：{v}" for k, v in facts if v]
+    return [(k, v) for k, v in facts if v]
+
+
+def to_markdown(brief: Brief) -> str:
+    r = brief.report
+    lines = [f"# {r.title or '法治政府建设年度报告简报'}", ""]
+    lines += [f"- {k}：{v}" for k, v in report_facts(r)]
     lines += ["", "## 概览", "", brief.overview or "（无）", ""]
     sections = brief.sections()
     for key, heading in _SECTIONS:

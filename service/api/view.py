@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from service.metrics import format_number
 from service.models import CATEGORY_LABELS_ZH, Brief, Item, Span
+from service.render import report_facts
 
 # Page order follows the Markdown brief: leadership right after the achievements.
 SECTIONS = (
@@ -63,19 +65,8 @@ class BriefView:
     segments: list[Segment] = field(default_factory=list)
 
 
-def format_value(value: float) -> str:
-    return str(int(value)) if value.is_integer() else f"{value:.10g}"
-
-
 def brief_view(brief: Brief) -> BriefView:
     r = brief.report
-    facts = [
-        ("发布机关", r.issuer),
-        ("地区", r.region),
-        ("报告年度", f"{r.year}年" if r.year else None),
-        ("发布日期", r.published),
-        ("文号", r.doc_number),
-    ]
     marks: list[tuple[str, Span]] = []
     sections = []
     by_name = brief.sections()
@@ -86,7 +77,7 @@ def brief_view(brief: Brief) -> BriefView:
     text = brief.source.text
     return BriefView(
         title=r.title or "法治政府建设年度报告简报",
-        facts=[(k, v) for k, v in facts if v],
+        facts=report_facts(r),
         overview=brief.overview,
         sections=sections,
         warnings=brief.warnings,
@@ -100,7 +91,7 @@ def _item(key: str, item: Item, marks: list[tuple[str, Span]]) -> ItemView:
     for j, m in enumerate(item.metrics, 1):
         mkey = f"{key}m{j}"
         marks.append((mkey, m.evidence))
-        metrics.append(MetricView(mkey, m.label, format_value(m.value), m.unit))
+        metrics.append(MetricView(mkey, m.label, format_number(m.value), m.unit))
     return ItemView(
         key=key,
         title=item.title,

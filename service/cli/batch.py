@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import inspect
 import os
 import signal
 import sys
@@ -11,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -21,34 +20,26 @@ from service.batch.limiter import AdaptiveLimiter
 from service.batch.manifest import OutdirBusyError, outdir_lock
 from service.batch.progress import Counters, human_seconds, human_tokens, make_progress
 from service.batch.runner import BatchOptions, BatchResult, BatchRunner, StopBatch
-from service.cli.common import EXIT_FAILED, EXIT_INPUT, backend_from_options, fail
+from service.cli.common import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    BackendName,
+    NoCacheOption,
+    RefreshOption,
+    WithTextOption,
+    backend_from_options,
+    fail,
+)
 from service.errors import GovbriefError
-from service.settings import Settings, get_settings
+from service.settings import get_settings
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells expect of a Ctrl-C'd command
 _MAX_LISTED_FAILURES = 20
 
 
-class BackendName(enum.StrEnum):
-    rules = "rules"
-    openai = "openai"
-
-
 class Via(enum.StrEnum):
     direct = "direct"
     openai_batch = "openai-batch"
-
-
-def _openai_kwargs(
-    settings: Settings, limiter: AdaptiveLimiter, no_cache: bool, refresh: bool
-) -> dict[str, Any]:
-    """What the openai backend accepts of the batch's shared pieces (its signature may still grow)."""
-    from service.backends.openai_backend import OpenAIBackend
-
-    params = inspect.signature(OpenAIBackend.__init__).parameters
-    # The limiter stands in for the transport's semaphore: `with limiter:` around every HTTP attempt.
-    kw: dict[str, Any] = {"limiter": limiter, "use_cache": not no_cache, "refresh": refresh}
-    return {k: v for k, v in kw.items() if k in params}
 
 
 @contextmanager
@@ -138,15 +129,9 @@ def batch(
             "--quiet", "-q", help="No progress and no summary; the exit code and manifest.json say it all."
         ),
     ] = False,
-    with_text: Annotated[
-        bool, typer.Option("--with-text", help="Include the normalized report text in each brief.")
-    ] = False,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write the LLM answer cache.")
-    ] = False,
-    refresh: Annotated[
-        bool, typer.Option("--refresh", help="Ignore cached LLM answers, and overwrite them.")
-    ] = False,
+    with_text: WithTextOption = False,
+    no_cache: NoCacheOption = False,
+    refresh: RefreshOption = False,
     retries: Annotated[
         int,
         typer.Option(
@@ -203,7 +188,8 @@ def batch(
     if name == "openai":
         # Each report's chunks may use the whole window when few reports are left in flight.
         settings = settings.model_copy(update={"llm_concurrency": n})
-        engine = backend_from_options(name, settings, **_openai_kwargs(settings, limiter, no_cache, refresh))
+        # The limiter stands in for the transport's semaphore: `with limiter:` around every HTTP attempt.
+        engine = backend_from_options(name, settings, no_cache=no_cache, refresh=refresh, limiter=limiter)
     else:
         engine = backend_from_options(name, settings)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import sys
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -26,8 +27,36 @@ def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
-def backend_from_options(name: str | None, settings: Settings | None = None, **kw: Any) -> Backend:
+class BackendName(enum.StrEnum):
+    rules = "rules"
+    openai = "openai"
+
+
+# Options that several commands share, declared once so they read the same everywhere.
+WithTextOption = Annotated[
+    bool, typer.Option("--with-text", help="Include the normalized report text (source.text) in each brief.")
+]
+NoCacheOption = Annotated[
+    bool, typer.Option("--no-cache", help="Neither read nor write the LLM answer cache.")
+]
+RefreshOption = Annotated[
+    bool, typer.Option("--refresh", help="Ignore cached LLM answers, and overwrite them.")
+]
+
+
+def backend_from_options(
+    name: str | None,
+    settings: Settings | None = None,
+    *,
+    no_cache: bool = False,
+    refresh: bool = False,
+    **openai_kw: Any,
+) -> Backend:
+    """The backend a command asked for (or the settings' default); cache flags and other keyword
+    arguments only reach the openai backend, the one that caches and calls out."""
     settings = settings or get_settings()
+    name = name or settings.default_backend()
+    kw = {"use_cache": not no_cache, "refresh": refresh, **openai_kw} if name == "openai" else {}
     try:
         return build_backend(name, settings, **kw)
     except GovbriefError as e:

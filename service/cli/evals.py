@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from service.cli.common import EXIT_FAILED, backend_from_options, error, fail
+from service.cli.common import EXIT_FAILED, BackendName, backend_from_options, error, fail
 from service.errors import GovbriefError
 from service.evals import compare as compare_mod
 from service.evals import drift as drift_mod
@@ -32,11 +31,6 @@ eval_app = typer.Typer(
 
 #: The checkout this package runs from; the default golden set lives there.
 _REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-class BackendName(enum.StrEnum):
-    rules = "rules"
-    openai = "openai"
 
 
 def _golden_dir(golden: Path | None) -> Path:

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import enum
-import inspect
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from service import render
-from service.cli.common import EXIT_INPUT, backend_from_options, error, fail
+from service.cli.common import (
+    EXIT_INPUT,
+    BackendName,
+    NoCacheOption,
+    RefreshOption,
+    WithTextOption,
+    backend_from_options,
+    error,
+    fail,
+)
 from service.errors import GovbriefError
 from service.ingest import sample_path
 from service.models import Brief
@@ -24,11 +32,6 @@ class Format(enum.StrEnum):
     md = "md"
 
 
-class BackendName(enum.StrEnum):
-    rules = "rules"
-    openai = "openai"
-
-
 def _write(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text)
@@ -37,22 +40,6 @@ def _write(text: str, out: Path | None) -> None:
         tmp = out.with_name(out.name + ".tmp")
         tmp.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
         tmp.replace(out)
-
-
-def _backend_kwargs(no_cache: bool, refresh: bool, backend: Any) -> dict[str, Any]:
-    """Cache flags only mean something to backends that cache; pass them where accepted."""
-    from service.backends import registry
-
-    if backend != BackendName.openai and get_settings().default_backend() != "openai":
-        return {}
-    try:
-        from service.backends.openai_backend import OpenAIBackend
-    except ImportError:  # pragma: no cover - openai backend not installed
-        return {}
-    params = inspect.signature(OpenAIBackend.__init__).parameters
-    kw = {"use_cache": not no_cache, "refresh": refresh}
-    del registry
-    return {k: v for k, v in kw.items() if k in params}
 
 
 def summarize(
@@ -76,21 +63,15 @@ def summarize(
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="json (the Brief schema) or md (a Chinese brief).")
     ] = Format.json,
-    with_text: Annotated[
-        bool, typer.Option("--with-text", help="Include the normalized report text as source.text.")
-    ] = False,
+    with_text: WithTextOption = False,
     out: Annotated[
         Path | None,
         typer.Option(
             "--output", "-o", help="Write here instead of stdout; a directory when several reports are given."
         ),
     ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write the LLM answer cache.")
-    ] = False,
-    refresh: Annotated[
-        bool, typer.Option("--refresh", help="Ignore cached LLM answers, and overwrite them.")
-    ] = False,
+    no_cache: NoCacheOption = False,
+    refresh: RefreshOption = False,
 ) -> None:
     """Brief one or more reports: achievements (成效), problems (问题) and plans (计划), every item grounded.
 
@@ -112,7 +93,7 @@ def summarize(
         fail("no report given: pass one or more PATHs, or --sample")
     settings = get_settings()
     engine = backend_from_options(
-        backend.value if backend else None, settings, **_backend_kwargs(no_cache, refresh, backend)
+        backend.value if backend else None, settings, no_cache=no_cache, refresh=refresh
     )
     several = len(inputs) > 1
     if several and out is not None and out.suffix:

@@ -20,6 +20,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
+from service.ground import merge_ranges
 from service.normalize import normalize
 
 #: Fewer shared characters than this is a boundary touching, not evidence of the same item.
@@ -98,21 +99,11 @@ def _all_occurrences(haystack: str, needle: str) -> list[Range]:
     return out
 
 
-def _union(ranges: Sequence[Range]) -> list[Range]:
-    out: list[Range] = []
-    for s, e in sorted(ranges):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
-
 def overlap(a: Sequence[Range], b: Sequence[Range]) -> int:
     """Characters covered by both sets of ranges."""
     total = 0
-    for s1, e1 in _union(a):
-        for s2, e2 in _union(b):
+    for s1, e1 in merge_ranges(list(a)):
+        for s2, e2 in merge_ranges(list(b)):
             total += max(0, min(e1, e2) - max(s1, s2))
     return total
 
@@ -163,7 +154,7 @@ def edge(target: Target, item: Candidate) -> Pair | None:
     if target.spans and item.spans:
         # Both are placed in the text: position decides, so a similar sentence elsewhere never counts.
         shared = overlap(target.spans, item.spans)
-        length = sum(e - s for s, e in _union(target.spans)) or 1
+        length = sum(e - s for s, e in merge_ranges(list(target.spans))) or 1
         if shared >= min(MIN_OVERLAP_CHARS, length):
             return Pair(-1, -1, "overlap", round(min(1.0, shared / length), 4))
         return None
