@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     )
     llm_backoff_initial: float = Field(default=0.5, ge=0)
     llm_backoff_max: float = Field(default=20.0, ge=0)
+    llm_retry_budget: int = Field(
+        default=50,
+        ge=0,
+        description="Retries shared by all calls of one backend (token bucket); 0 = no shared cap",
+    )
+    llm_retry_budget_refill: float = Field(
+        default=0.1, ge=0, description="Retry tokens earned back per successful request"
+    )
     llm_price_prompt_per_1k: float | None = None
     llm_price_completion_per_1k: float | None = None
     prompt_id: str = "extract"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import formats
 import pytest
+import trafilatura
 from reportlab.lib import pdfencrypt
 from reportlab.pdfgen import canvas
 
@@ -217,7 +218,7 @@ def test_html_declaring_gb2312_but_served_as_utf8() -> None:
 
 
 def test_html_fallback_when_trafilatura_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest.trafilatura, "extract", lambda *a, **k: None)
+    monkeypatch.setattr(trafilatura, "extract", lambda *a, **k: None)
     page = (
         "<html><head><script>var trackPageView = 1;</script></head><body>"
         "<nav><a>网站地图</a></nav><div>一、主要成效<br>清理规范性文件46件。</div>"
@@ -228,7 +229,7 @@ def test_html_fallback_when_trafilatura_finds_nothing(monkeypatch: pytest.Monkey
 
 
 def test_html_with_only_chrome_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest.trafilatura, "extract", lambda *a, **k: None)
+    monkeypatch.setattr(trafilatura, "extract", lambda *a, **k: None)
     with pytest.raises(EmptyReportError, match=r"^nav\.html: "):
         read_bytes("<html><body><nav>首页</nav><script>x()</script></body></html>".encode(), "nav.html")
 
