@@ -36,7 +36,8 @@ class EmptyReportError(InputError):
 
 
 class BinaryDataError(InputError):
-    status_code = 415
+    """Binary bytes where text was promised (a .txt that is not text): undecodable, so 422 like
+    any other unreadable report; 415 is kept for types we do not read at all."""
 
 
 class DecodeError(InputError):

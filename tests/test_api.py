@@ -365,7 +365,7 @@ BAD_REPORTS = [
     ("broken.pdf", b"%PDF-1.4\n not really a pdf", 422),
     ("scan.pdf", formats.to_blank_pdf(), 422),
     ("broken.docx", b"not a zip at all", 422),
-    ("binary.txt", bytes(range(256)) * 8, 415),  # BinaryDataError carries 415 (service/errors.py)
+    ("binary.txt", bytes(range(256)) * 8, 422),  # a .txt that does not decode: the issue says 422
 ]
 
 

@@ -39,7 +39,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "API keys are configured and the request has no valid one",
         404: "No brief with this id",
         413: "The body is over the server's limit (GOVBRIEF_MAX_UPLOAD_BYTES)",
-        415: "Not JSON or multipart, or a file type that is not a report (zip, .doc, binary data)",
+        415: "Not JSON or multipart, or a file type that is not a report (zip, .doc, .exe)",
         422: "An empty, undecodable or non-report file, or invalid fields; the message names the file",
         502: "The LLM backend could not produce a brief",
     }
