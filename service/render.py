@@ -6,6 +6,14 @@ from service.metrics import format_number
 from service.models import CATEGORY_LABELS_ZH, Brief, Item, ReportMeta, Span
 
 
+def _md(text: str) -> str:
+    """Report text as Markdown text: no raw HTML (a report may contain `<script>`), no line breaks
+    that would end a list item, and Markdown's emphasis/link characters taken literally."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = " ".join(text.split())
+    return "".join("\\" + ch if ch in "*_`[]" else ch for ch in text)
+
+
 def to_json(brief: Brief, *, indent: int | None = 2) -> str:
     return brief.model_dump_json(indent=indent, exclude_none=False)
 
@@ -13,15 +21,15 @@ def to_json(brief: Brief, *, indent: int | None = 2) -> str:
 def _cite(span: Span) -> str:
     quote = span.quote if len(span.quote) <= 80 else span.quote[:80] + "…"
     ids = ",".join(span.sentence_ids[:3]) + ("…" if len(span.sentence_ids) > 3 else "")
-    return f"> 「{quote}」 〔{ids}，字符 {span.start}–{span.end}〕"
+    return f"> 「{_md(quote)}」 〔{ids}，字符 {span.start}–{span.end}〕"
 
 
 def _item(n: int, item: Item) -> list[str]:
-    lines = [f"{n}. **{item.title}**（{CATEGORY_LABELS_ZH[item.category]}）"]
+    lines = [f"{n}. **{_md(item.title)}**（{CATEGORY_LABELS_ZH[item.category]}）"]
     if item.summary and item.summary != item.title:
-        lines.append(f"   {item.summary}")
+        lines.append(f"   {_md(item.summary)}")
     for m in item.metrics:
-        lines.append(f"   - {m.label}：{format_number(m.value)}{m.unit}")
+        lines.append(f"   - {_md(m.label)}：{format_number(m.value)}{_md(m.unit)}")
     lines += ["", *("   " + _cite(span) for span in item.evidence), ""]
     return lines
 
@@ -48,9 +56,9 @@ def report_facts(r: ReportMeta) -> list[tuple[str, str]]:
 
 def to_markdown(brief: Brief) -> str:
     r = brief.report
-    lines = [f"# {r.title or '法治政府建设年度报告简报'}", ""]
-    lines += [f"- {k}：{v}" for k, v in report_facts(r)]
-    lines += ["", "## 概览", "", brief.overview or "（无）", ""]
+    lines = [f"# {_md(r.title or '法治政府建设年度报告简报')}", ""]
+    lines += [f"- {k}：{_md(v)}" for k, v in report_facts(r)]
+    lines += ["", "## 概览", "", _md(brief.overview) or "（无）", ""]
     sections = brief.sections()
     for key, heading in _SECTIONS:
         items = sections[key]
@@ -62,7 +70,7 @@ def to_markdown(brief: Brief) -> str:
         for i, item in enumerate(items, 1):
             lines += _item(i, item)
     if brief.warnings:
-        lines += ["## 提示", "", *(f"- {w}" for w in brief.warnings), ""]
+        lines += ["## 提示", "", *(f"- {_md(w)}" for w in brief.warnings), ""]
     p = brief.provenance
     lines += [
         "---",
@@ -72,4 +80,8 @@ def to_markdown(brief: Brief) -> str:
         + (f"，提示词 {p.prompt_id}@{p.prompt_version}" if p.prompt_id else ""),
         "",
     ]
-    return "\n".join(lines)
+    # One blank line between blocks, however the pieces were joined.
+    text = "\n".join(lines)
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text

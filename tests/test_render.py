@@ -91,3 +91,19 @@ def test_empty_sections_and_warnings_are_shown(brief: Brief) -> None:
     assert "## 第一责任人履职" not in md  # leadership is left out when empty …
     assert md.count("（报告中未找到）") == 2  # … problems and plans say so
     assert "## 提示\n\n- 没有找到存在问题部分" in md
+
+
+def test_markdown_takes_report_text_literally(sample_report_path) -> None:
+    """A report's own `<script>` or `*` must not become HTML or emphasis in the Markdown brief."""
+    from service.backends.rules import RulesBackend
+    from service.ingest import read_path
+    from service.pipeline import summarize_raw
+    from service.render import to_markdown
+
+    raw = read_path(sample_report_path)
+    hostile = raw.text.replace("深化“放管服”改革", "深化<script>alert(1)</script>*放管服*改革", 1)
+    brief = summarize_raw(type(raw)(raw.path, hostile, raw.format, raw.sha256), RulesBackend())
+    md = to_markdown(brief)
+    assert "<script>" not in md and "&lt;script&gt;" in md
+    assert "\\*放管服\\*" in md
+    assert "\n\n\n" not in md
