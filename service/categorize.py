@@ -50,3 +50,22 @@ def categorize(title: str, body: str = "") -> Category:
         if score > best_score:
             best, best_score = cat, score
     return best
+
+
+# --- headings that only name a part of the report ---------------------------------------------------
+
+_PROBLEM_WORD = r"(?:当前|目前|工作中|仍然|还|一些)?(?:存在的?|面临的?|主要的?|突出的?)?(?:问题|不足|短板|差距|困难|薄弱环节|瓶颈)"
+_PLAN_WORD = (
+    r"(?:(?:下一步|下步|今后|明年|来年|新的一年|\d{4}年度?)的?)?(?:法治政府建设)?(?:主要)?(?:工作)?"
+    r"(?:打算|计划|安排|思路|重点|目标|设想|举措|措施|方向|建议|展望)"
+    r"|(?:下一步|下步|今后|明年|来年|新的一年|\d{4}年度?)的?(?:主要)?(?:工作)?"
+)
+_PART = rf"(?:{_PROBLEM_WORD}|{_PLAN_WORD})"
+_SECTION_WORD = re.compile(rf"^{_PART}(?:(?:和|与|及|暨|、|以及){_PART})*(?:如下)?$")
+
+
+def is_section_word(title: str) -> bool:
+    """A heading that only names a part of the report ("存在问题", "2022年工作打算", "下一步工作计划"),
+    not a problem or a plan of its own."""
+    words = title.strip("。：:；;，, \n")
+    return bool(words) and bool(_SECTION_WORD.match(words))

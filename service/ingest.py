@@ -8,13 +8,16 @@ page numbers and all) because `normalize` needs it to undo those; the one change
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import io
+import logging
 import os
 import re
 import tempfile
+import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.resources import files
 from pathlib import Path, PurePath
 
@@ -242,8 +245,10 @@ def _read_html(data: bytes, name: str) -> tuple[str, str]:
     markup, encoding = _decode_html_bytes(data, name)
     # Plain-text output keeps one paragraph (or heading, or <br> line) per line; favor_recall keeps
     # the short lines (headings, 一是… points) that precision mode drops; no dedup across calls.
+    # Tables stay in (a report may hold a data table), but a page laid out with tables would come
+    # out as one `| … | … |` line holding the whole report: those tables become plain blocks first.
     text = trafilatura.extract(
-        markup,
+        _unwrap_layout_tables(markup),
         output_format="txt",
         include_tables=True,
         include_comments=False,
@@ -251,9 +256,77 @@ def _read_html(data: bytes, name: str) -> tuple[str, str]:
         favor_recall=True,
         deduplicate=False,
     )
-    if not text or not text.strip():
-        text = _html_fallback_text(markup)
+    fallback = _html_fallback_text(markup)
+    # Trafilatura can also pick the wrong block of an odd page (a sidebar, the footer): when it
+    # keeps less than half of the page's Chinese text, every text node (chrome and all; normalize
+    # drops that) beats it.
+    if not text or not text.strip() or _cjk_count(text) < 0.5 * _cjk_count(fallback):
+        text = fallback
     return text, encoding
+
+
+_LAYOUT_BLOCKS = frozenset(
+    (
+        "p",
+        "div",
+        "table",
+        "ul",
+        "ol",
+        "li",
+        "section",
+        "article",
+        "blockquote",
+        "pre",
+        *(f"h{i}" for i in range(1, 7)),
+    )
+)
+_TABLE_PARTS = ("tbody", "thead", "tfoot", "tr", "td", "th", "caption")
+_CJK_CHARS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _cjk_count(text: str) -> int:
+    return len(_CJK_CHARS.findall(text))
+
+
+def _is_layout_table(table: lxml_html.HtmlElement) -> bool:
+    """A table used to lay out a page, not to hold data: a cell holds blocks (paragraphs, lists,
+    another table), `<br>`-separated lines of prose, or a long text."""
+    for cell in table.iter("td", "th"):
+        text_len = len(cell.text_content().strip())
+        for el in cell.iterdescendants():
+            tag = el.tag if isinstance(el.tag, str) else ""
+            if tag in _LAYOUT_BLOCKS or (tag == "br" and text_len >= 100):
+                return True
+        if text_len >= 200:
+            return True
+    return False
+
+
+def _unwrap_layout_tables(markup: str) -> str:
+    """Layout tables (and their rows and cells) become `<div>`s, so that their paragraphs stay
+    paragraphs; data tables are left alone. The markup is returned as it is when it has none."""
+    if "<table" not in markup.lower():
+        return markup
+    try:
+        root = lxml_html.document_fromstring(markup)
+    except Exception:  # lxml raises several types (ParserError, ValueError) for junk input
+        return markup
+    layout = [t for t in root.iter("table") if _is_layout_table(t)]
+    if not layout:
+        return markup
+    # Only a layout table's own rows and cells: a data table nested inside keeps its own.
+    owned = [el for table in layout for el in table.iter(*_TABLE_PARTS) if _owning_table(el) is table]
+    for el in [*layout, *owned]:
+        el.tag = "div"
+    result: str = lxml_html.tostring(root, encoding="unicode")
+    return result
+
+
+def _owning_table(el: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
+    parent = el.getparent()
+    while parent is not None and parent.tag != "table":
+        parent = parent.getparent()
+    return parent
 
 
 _DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "template")
@@ -277,12 +350,28 @@ def _html_fallback_text(markup: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+@contextlib.contextmanager
+def _quiet_pypdf() -> Iterator[None]:
+    """pypdf logs (and warns about) every flaw it works around ("EOF marker not found", "Object 5 0
+    not defined") on stderr; govbrief reports a PDF it cannot read in one line of its own."""
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def _read_pdf(data: bytes, name: str) -> tuple[str, None]:
     # pypdf raises a zoo of exception types on damaged files; all of them mean "corrupt" here.
     try:
-        reader = PdfReader(io.BytesIO(data))
-        locked = reader.is_encrypted and not reader.decrypt("")
-        pages = [] if locked else [page.extract_text() or "" for page in reader.pages]
+        with _quiet_pypdf():
+            reader = PdfReader(io.BytesIO(data))
+            locked = reader.is_encrypted and not reader.decrypt("")
+            pages = [] if locked else [page.extract_text() or "" for page in reader.pages]
     except Exception as e:
         raise DecodeError(name, f"corrupt PDF ({_one_line(e)})") from None
     if locked:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz
 
+from service.categorize import is_section_word
 from service.document import Document, SectionKind
 from service.models import CATEGORY_LABELS_ZH, SECTION_NAMES, Item, Span
 
@@ -77,23 +78,25 @@ def missing_section_warnings(doc: Document, sections: dict[str, list[Item]]) -> 
 def default_overview(doc: Document, sections: dict[str, list[Item]]) -> str:
     """A factual one-paragraph overview built from the items (no generated prose)."""
     meta = doc.meta
-    who = meta.issuer or meta.region or "该报告"
+    who = meta.issuer or meta.region or ""
     year = f"{meta.year}年度" if meta.year else ""
-    parts = [f"{who}{year}法治政府建设报告"]
-    counts = "，".join(
-        f"{_SECTION_ZH[name]}{len(sections[name])}项"
-        for name in ("achievements", "problems", "plans")
-        if sections[name]
-    )
-    if counts:
-        parts.append(f"梳理出{counts}")
+    subject = f"{who}{year}法治政府建设报告" if who or year else "该法治政府建设报告"
+    counted = [name for name in ("achievements", "problems", "plans") if sections.get(name)]
+    if not counted and sections.get("leadership"):
+        counted = ["leadership"]  # only the heads' duty was found: say so rather than nothing
+    if not counted:
+        return f"{subject}中未梳理出主要成效、存在问题或下一步安排。"
+    counts = "，".join(f"{_SECTION_ZH[name]}{len(sections[name])}项" for name in counted)
+    parts = [subject, f"梳理出{counts}"]
     cats: dict[str, int] = {}
-    for item in sections["achievements"]:
+    for item in sections.get("achievements", []):
         label = CATEGORY_LABELS_ZH[item.category]
         cats[label] = cats.get(label, 0) + 1
     if cats:
         top = sorted(cats.items(), key=lambda kv: -kv[1])[:3]
         parts.append("成效集中在" + "、".join(k for k, _ in top))
-    if sections["problems"]:
-        parts.append("主要问题包括" + "；".join(it.title for it in sections["problems"][:3]))
+    # A title that only names the part ("存在问题") says nothing about what the problem is.
+    problems = [it.title for it in sections.get("problems", []) if not is_section_word(it.title)]
+    if problems:
+        parts.append("主要问题包括" + "；".join(problems[:3]))
     return "，".join(parts) + "。"

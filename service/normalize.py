@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Full-width punctuation and brackets that behave like CJK for spacing purposes.
@@ -16,7 +17,13 @@ _CJK_PUNCT = "，。、；：？！“”‘’（）《》〈〉【】〔〕「
 _CJKISH = f"[{_CJK}{_CJK_PUNCT}]"
 
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_HSPACE = re.compile(r"[^\S\n]+")  # any whitespace except newline (incl. U+3000, NBSP, U+2002)
+_ANY_HSPACE = re.compile(r"[^\S\n]")  # any whitespace except newline (incl. U+3000, NBSP, U+2002)
+_SPACE_RUN = re.compile("( +)")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+# A Chinese character with a single space (or the line's edge) on both sides.
+_ISOLATED_CJK = re.compile(f"(?:^| )(?<!  )[{_CJK}](?= (?! )|$)")
+# Any character standing alone between spaces (or the line's edges).
+_SINGLE_CHAR_TOKEN = re.compile(r"(?:^| )\S(?= |$)")
 # A run of spaces with Chinese (or full-width punctuation) on at least one side.
 _SPACE_NEAR_CJK = re.compile(rf"(?<={_CJKISH}) +|(?<=[.、]) +(?={_CJKISH})| +(?={_CJKISH})")
 
@@ -35,9 +42,43 @@ _BOILERPLATE_LINE = re.compile(
     r"保存|收藏|分享(?:到)?|语音播报|我要找政策|返回顶部|相关链接|标签[:：]?|"
     r"(?:字体|字号)(?:大小)?[:：]?.*|(?:信息来源|网络编辑|信息审核|责任编辑|编辑|审核|校对)[:：].*|"
     r"留言与评论.*|验证码[:：]?.*|浏览次数[:：]?\d*|您(?:当前)?的?(?:当前)?位置[:：].*|当前位置[:：].*|"
-    r"首页\s*[>＞].*|[>＞].*[>＞].*|.*\|.*\|.*|首页(?:\s+\S{2,6}){2,}|"
+    r"首页\s*[>＞].*|[>＞].*[>＞].*|首页(?:\s+\S{2,6}){2,}|"
     r"(?:上一篇|下一篇)[:：].*|附件[:：]?下载.*|分享到[:：]?.*)$"
 )
+# Site footers: "主办单位：…办公室 版权所有 渝ICP备05003300号 网站标识码5001010001 公安备案号…".
+_FOOTER_MARK = re.compile(r"版权所有|[Cc]opyright|©|ICP[备证](?!案)|网站标识码|公网安备|公安备案号")
+# Words of a footer that prose may use too: they count only in a line without prose punctuation.
+_FOOTER_START = re.compile(
+    r"^(?:主办(?:单位)?|承办(?:单位)?|协办(?:单位)?|技术支持|网站维护|运行维护|维护单位)[:：]|网站地图|联系我们"
+)
+_FOOTER_KEY = re.compile(
+    r"主办|承办|协办|技术支持|网站维护|联系电话|联系方式|电话[:：]|地址[:：]|邮编|邮政编码|传真|电子邮箱|[Ee]-?mail"
+)
+
+
+def _is_footer(line: str) -> bool:
+    """A site footer line, by its words; never one with a full stop, never a heading."""
+    if "。" in line or len(line) > 200 or HEADING_START.match(line):
+        return False
+    if _FOOTER_MARK.search(line):
+        return True
+    if re.search("[，；]", line):
+        return False
+    # "主办单位：…", "网站地图 | 联系我们", "地址：…路1号 联系电话：023-… 邮编：404000"
+    return bool(_FOOTER_START.search(line)) or len(_FOOTER_KEY.findall(line)) >= 2
+
+
+# A line split by `|` into short pieces is a menu or a link bar ("中国政府网 | 重庆市人民政府网 | |").
+_MENU_SEGMENT_MAX = 20
+
+
+def _is_menu(line: str) -> bool:
+    if line.count("|") < 2:
+        return False
+    segments = [seg.strip() for seg in line.split("|")]
+    return "。" not in line and all(len(seg) <= _MENU_SEGMENT_MAX for seg in segments)
+
+
 # Chrome words trailing a useful metadata line ("来源:市司法局 发布时间:… 阅读: 字体大小: 打印 保存 收藏").
 _TRAILING_CHROME = re.compile(
     r"(?:\s*(?:阅读(?:次数)?|浏览(?:次数)?|点击(?:数)?)[:：]\s*\d*|\s*字体(?:大小)?[:：]?\s*(?:[大中小]\s*)*|\s*(?:打印|保存|收藏|关闭|分享))+\s*$"
@@ -74,10 +115,42 @@ def _unify_punctuation(line: str) -> str:
     return line
 
 
+def _ocr_spaced(line: str) -> bool:
+    """OCR (or a PDF with per-character positioning) put a space after every character of the line:
+    most of its characters stand alone between single spaces ("中 原 区 2 0 2 0 年", "2 0 2 1 2 2 6 日"),
+    Chinese ones among them.
+
+    Never true of normalized text, which has no space next to a Chinese character: that keeps
+    normalize idempotent."""
+    if not _ISOLATED_CJK.search(line):
+        return False
+    singles = len(_SINGLE_CHAR_TOKEN.findall(line))
+    return singles >= 4 and singles * 5 >= 3 * (len(line) - line.count(" "))
+
+
+def _despace_ocr(line: str) -> str:
+    """Drop the single spaces OCR put between characters: any single space next to a one-character
+    token ("2 0 2 0", "1 5 4 9 6", "索 引 号 : 7 4"). Runs of spaces (a real space, spaced out) and
+    single spaces between two longer tokens ("2022-01-28 10:01", "Windows Server") stay."""
+    parts = _SPACE_RUN.split(line)  # token, gap, token, gap, …
+    out = [parts[0]]
+    for i in range(1, len(parts), 2):
+        gap, token = parts[i], parts[i + 1]
+        if not (gap == " " and (len(parts[i - 1]) == 1 or len(token) == 1)):
+            out.append(gap)
+        out.append(token)
+    return "".join(out)
+
+
 def _clean_line(line: str) -> str:
     """Tidy one line; '' when the whole line is page chrome."""
     line = _ZERO_WIDTH.sub("", line)
-    line = _HSPACE.sub(" ", line).strip()
+    if _ANY_HSPACE.search(line):
+        # One space per space character first: OCR spacing is told from real gaps by their width.
+        line = _ANY_HSPACE.sub(" ", line).strip()
+        if _ocr_spaced(line):
+            line = _despace_ocr(line)
+        line = _SPACE_RUN.sub(" ", line)
     if _PAGE_NUMBER.match(line):  # before "- 3 -" loses its first dash as a bullet
         return ""
     line = _BULLET.sub("", line)
@@ -95,7 +168,9 @@ def _clean_line(line: str) -> str:
 
 
 def is_boilerplate(line: str) -> bool:
-    return bool(_BOILERPLATE_LINE.match(line) or _PAGE_NUMBER.match(line))
+    return bool(
+        _BOILERPLATE_LINE.match(line) or _PAGE_NUMBER.match(line) or _is_menu(line) or _is_footer(line)
+    )
 
 
 def _ends_sentence(line: str) -> bool:
@@ -170,14 +245,44 @@ def _continues(prev: str, nxt: str, numbers: list[int] | None = None) -> bool:
 _CONTINUATION_START = re.compile(rf"[{_CJK}\d“《（，、”’）》」』。；：！？%％]")
 
 
+#: A running page header or footer ("普陀区人民政府文件") is a short line that comes back on every page.
+_RUNNING_MAX_CHARS = 30
+_RUNNING_MIN_REPEATS = 3
+_PROSE_PUNCT = re.compile("[，。；！？]")
+
+
+def _running_lines(lines: list[str]) -> set[int]:
+    """Indices of running page headers/footers: a short line that repeats 3+ times and is neither a
+    heading nor prose (no ，。；). PDF text puts one at every page break, often inside a sentence.
+
+    The first copy stays when it opens the document (nothing but title-block lines before it): a
+    title printed atop every page is still the title."""
+    counts = Counter(line for line in lines if len(line) <= _RUNNING_MAX_CHARS)
+    running = {
+        line
+        for line, n in counts.items()
+        if n >= _RUNNING_MIN_REPEATS and not HEADING_START.match(line) and not _PROSE_PUNCT.search(line)
+    }
+    if not running:
+        return set()
+    drop = {i for i, line in enumerate(lines) if line in running}
+    head = next((i for i, line in enumerate(lines) if _PROSE_PUNCT.search(line)), len(lines))
+    for line in running:
+        first = lines.index(line)
+        if first < head:
+            drop.discard(first)
+    return drop
+
+
 def normalize(raw: str) -> str:
     """Return the normalized text (see module docstring). Idempotent."""
     text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
+    cleaned = [line for line in map(_clean_line, text.split("\n")) if line and not is_boilerplate(line)]
+    running = _running_lines(cleaned)
     lines: list[str] = []
     numbers = [0, 0, 0, 0]  # last heading number seen per level (1..3)
-    for raw_line in text.split("\n"):
-        line = _clean_line(raw_line)
-        if not line or is_boilerplate(line):
+    for i, line in enumerate(cleaned):
+        if i in running:
             continue
         if lines and _continues(lines[-1], line, numbers):
             lines[-1] += line

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from service.document import Node, Outline, SectionKind
 from service.meta import extract_meta
-from service.normalize import HEADING_START
+from service.normalize import HEADING_START, is_boilerplate
 
 _NUM = "一二三四五六七八九十"
 _HEADING = re.compile(
@@ -269,17 +269,37 @@ def _split_mixed(text: str, node: Node, year: int | None) -> list[Node]:
     return [node, plans]
 
 
+# Closing matter, told by what a line says rather than by its length: a signature (one or more
+# organisations), a date, distribution and attachment lines, site chrome.
+_ORG_LINE = re.compile(
+    r"^(?:[\u4e00-\u9fff（）()]{2,40}?(?:人民政府|政府|委员会|区委|市委|县委|州委|党委|党组|办公室|办公厅|"
+    r"司法局|局|领导小组|街道办事处|办事处)[、，\s]*)+$"
+)
+_DATE_LINE = re.compile(
+    r"^(?:\d{4}年\d{1,2}月\d{1,2}日|[〇○零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日|"
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{5,8}日)$"
+)
+_CLOSING_KEY = re.compile(r"^(?:附件|相关附件|抄送|抄报|印发|主送|联系人|联系电话|[（(]此件[^）)]*[）)])")
+_FULL_STOPS = ("。", "！", "？", "；")
+_PROSE_MARK = re.compile("[。！？；：“”《》]")
+
+
+def _is_closing_line(line: str) -> bool:
+    if not line or HEADING_START.match(line):
+        return False
+    if len(line) <= 40 and not line.endswith(_FULL_STOPS):
+        return True  # short and unfinished: a signature, a date, a note
+    if len(line) <= 120 and not _PROSE_MARK.search(line) and _ORG_LINE.match(line):
+        return True  # several organisations signing together
+    return bool(_DATE_LINE.match(line) or _CLOSING_KEY.match(line) or is_boilerplate(line))
+
+
 def _closing_start(text: str, last: Node) -> int:
-    """Signature, date and distribution lines after the last section's prose."""
+    """Signature, date, distribution lines and page chrome after the last section's prose."""
     lines = [ln for ln in _lines(text[last.body_start : last.end])]
     cut = last.end
     for ln in reversed(lines):
-        if (
-            ln.text
-            and not ln.text.endswith(("。", "！", "？", "；"))
-            and len(ln.text) <= 40
-            and not HEADING_START.match(ln.text)
-        ):
+        if _is_closing_line(ln.text):
             cut = last.body_start + ln.start
             continue
         break

@@ -15,7 +15,7 @@ from pathlib import Path
 from service import chunk as chunk_stage
 from service import ground, merge, normalize, outline, segment
 from service.backends.base import Backend
-from service.document import Document, RawText
+from service.document import Document, Outline, RawText
 from service.errors import NotAReportError
 from service.ingest import read_bytes, read_path
 from service.models import Brief, Provenance, Source, schema_hash
@@ -23,6 +23,11 @@ from service.models import Brief, Provenance, Source, schema_hash
 #: Below this many CJK characters of prose a text is not a report (a nav bar, an error page).
 MIN_REPORT_CJK_CHARS = 40
 _CJK_CHAR = re.compile("[\u4e00-\u9fff]")
+#: The words every rule-of-law report is made of. A text with no title, no year and no section
+#: headings must use them at least this often per 1,000 characters to pass for a report (reports
+#: use them 35-60 times per 1,000; a diary or a novel, never).
+_REPORT_TERMS = re.compile("法治|依法|行政|政府|执法|建设|法律|司法|监督|复议|普法|治理")
+MIN_REPORT_TERMS_PER_1000 = 5
 
 
 def analyze(raw: RawText, *, chunk_max_tokens: int = 1500) -> Document:
@@ -33,11 +38,26 @@ def analyze(raw: RawText, *, chunk_max_tokens: int = 1500) -> Document:
     if cjk < MIN_REPORT_CJK_CHARS:
         raise NotAReportError(raw.path, f"no report text found ({cjk} Chinese characters after cleaning)")
     tree = outline.parse(text)
+    _check_looks_like_a_report(raw.path, text, tree)
     sentences = segment.split(text)
     chunks = chunk_stage.make_chunks(text, tree, sentences, max_tokens=chunk_max_tokens)
     return Document(
         path=raw.path, sha256=raw.sha256, text=text, outline=tree, sentences=sentences, chunks=chunks
     )
+
+
+def _check_looks_like_a_report(path: str, text: str, tree: Outline) -> None:
+    """Chinese text that is not a report (a diary, a news story) has none of a report's structure
+    and little of its vocabulary; a report excerpt lacking the structure still has the vocabulary."""
+    if tree.meta.title or tree.meta.year or any(n.marker for n in tree.nodes):
+        return
+    terms = len(_REPORT_TERMS.findall(text))
+    if terms * 1000 < MIN_REPORT_TERMS_PER_1000 * len(text):
+        raise NotAReportError(
+            path,
+            "not a rule-of-law government report: no title, year or section headings, and "
+            f"{terms} report terms (法治/依法/行政/政府…) in {len(text)} characters",
+        )
 
 
 def summarize_document(doc: Document, backend: Backend, *, with_text: bool = False) -> Brief:

@@ -11,11 +11,14 @@ import platformdirs
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: Every setting is read from the environment variable ENV_PREFIX + its name in upper case.
+ENV_PREFIX = "GOVBRIEF_"
+
 StructuredMode = Literal["json_schema", "json_object_schema", "json_object", "text", "auto"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GOVBRIEF_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=None, extra="ignore")
 
     # Which backend a request gets when it names none: the LLM if one is configured, else rules.
     backend: Literal["auto", "rules", "openai"] = "auto"

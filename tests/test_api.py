@@ -27,6 +27,7 @@ from llm_helpers import fake_server, settings_for
 from typer.testing import CliRunner
 
 from service.api import create_app
+from service.api.middleware import BodyTooLarge
 from service.api.view import segments
 from service.backends.rules import RulesBackend
 from service.cli import app as cli_app
@@ -236,7 +237,14 @@ PROTECTED = [
     ("GET", "/"),
     ("GET", "/briefs/abc"),
     ("POST", "/briefs"),
+    ("GET", "/docs"),
+    ("GET", "/openapi.json"),
+    ("GET", "/static/style.css"),
+    ("GET", "/static/brief.js"),
+    ("GET", "/static/no-such-file.css"),  # 401 before 404: nothing about the files leaks
 ]
+#: Paths a browser opens: their 401 is the key form, not JSON.
+PAGES = {"/", "/briefs/abc", "/briefs", "/docs"}
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
@@ -248,10 +256,10 @@ def test_keys_required_everywhere_but_healthz(
     r = keyed.request(method, path, headers=headers, json={"text": SAMPLE})
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == "Bearer"
-    if path.startswith(("/v1", "/metrics")):
-        assert "API key" in r.json()["detail"]
-    else:
+    if path in PAGES:
         assert 'name="key"' in r.text  # the page asks for the key
+    else:
+        assert "API key" in r.json()["detail"]
 
 
 def test_healthz_is_open_with_keys(keyed: TestClient) -> None:
@@ -270,8 +278,13 @@ def test_a_valid_key_opens_every_endpoint(keyed: TestClient) -> None:
             f"/briefs/{brief_id}",
             "/",
             "/metrics",
+            "/docs",
+            "/openapi.json",
+            "/static/style.css",
+            "/static/brief.js",
         ):
             assert keyed.get(path, headers=auth).status_code == 200, path
+    assert keyed.get("/static/no-such-file.css", headers=auth).status_code == 404
 
 
 def test_keys_are_compared_in_constant_time(keyed: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -299,6 +312,23 @@ def test_browser_key_form_sets_a_strict_cookie(keyed: TestClient) -> None:
     cookie = good.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert keyed.get("/").status_code == 200  # the client keeps the cookie
+    # The cookie opens what a browser loads besides the pages: the docs, their spec, the assets.
+    for path in ("/docs", "/openapi.json", "/static/style.css", "/static/brief.js"):
+        assert keyed.get(path).status_code == 200, path
+
+
+def test_docs_ask_a_browser_for_the_key_and_come_back(keyed: TestClient) -> None:
+    page = keyed.get("/docs")
+    assert page.status_code == 401 and 'name="next" value="/docs"' in page.text
+    done = keyed.post("/session", data={"key": KEY, "next": "/docs"})  # follows the redirect
+    assert done.status_code == 200 and "swagger-ui" in done.text
+    assert "/openapi.json" in done.text
+    assert keyed.get("/openapi.json").json()["info"]["title"] == "govbrief"
+
+
+def test_docs_and_static_are_open_without_keys(client: TestClient) -> None:
+    for path in ("/docs", "/openapi.json", "/static/style.css"):
+        assert client.get(path).status_code == 200, path
 
 
 # --- limits and input errors ---------------------------------------------------------------------
@@ -314,6 +344,27 @@ def test_body_over_the_limit_is_413(small: TestClient) -> None:
     r = post_text(small)
     assert r.status_code == 413
     assert r.json()["detail"] == "request body too large: the limit is 4 KiB (4096 bytes)"
+
+
+def test_the_413_size_reads_well(tmp_path: Path) -> None:
+    with make_client(tmp_path, max_upload_bytes=10000) as c:
+        r = post_text(c, "法" * 5000)
+    assert r.status_code == 413
+    assert r.json()["detail"] == "request body too large: the limit is 9.8 KiB (10000 bytes)"
+
+
+@pytest.mark.parametrize(
+    ("limit", "shown"),
+    [
+        (1536 * 1024, "1.5 MiB (1572864 bytes)"),
+        (20 * 1024 * 1024, "20 MiB (20971520 bytes)"),
+        (123456789, "118 MiB (123456789 bytes)"),
+        (3 << 30, "3 GiB (3221225472 bytes)"),
+        (500, "500 bytes"),
+    ],
+)
+def test_413_sizes(limit: int, shown: str) -> None:
+    assert BodyTooLarge(limit).detail == f"request body too large: the limit is {shown}"
 
 
 def test_body_limit_holds_without_content_length(small: TestClient) -> None:
@@ -740,3 +791,43 @@ def test_serve_command_runs_the_app(tmp_path: Path) -> None:
         out = proc.communicate(timeout=10)[0].decode()
     assert "serving on http://127.0.0.1:" in out
     assert "Traceback" not in out
+
+
+def test_serve_on_a_busy_port_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVBRIEF_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = busy.getsockname()[1]
+            res = CliRunner().invoke(cli_app, ["serve", "--port", str(port)])
+    finally:
+        get_settings.cache_clear()
+    assert res.exit_code == 2, res.output
+    assert isinstance(res.exception, SystemExit)
+    [line] = res.stderr.splitlines()
+    assert line.startswith(f"govbrief: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "in use" in line
+    assert "serving on" not in res.output
+
+
+def test_serve_says_where_it_listens_once_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    bound: list[int] = []
+
+    def run(self: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        bound.extend(s.getsockname()[1] for s in sockets)
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    monkeypatch.setenv("GOVBRIEF_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        res = CliRunner().invoke(cli_app, ["serve", "--port", "0"])
+    finally:
+        get_settings.cache_clear()
+    assert res.exit_code == 0, res.output
+    [port] = bound
+    assert port != 0
+    assert f"govbrief: serving on http://127.0.0.1:{port}/ (backend " in res.stderr

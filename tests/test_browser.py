@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import SEEDS_DIR, in_ci, seeds_missing
 
 from service.ingest import sample_path
 
@@ -90,7 +91,9 @@ def server(tmp_path: Path) -> Iterator[str]:
 def report() -> Path:
     # A real report long enough that its last items sit far below the first screen of text; the
     # bundled sample where the seeds are absent (they live outside the checkout).
-    seed = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "002_c66544ef22a02f45.txt"
+    seed = SEEDS_DIR / "002_c66544ef22a02f45.txt"
+    if not seed.is_file() and in_ci():
+        seeds_missing(f"seed report not found: {seed}")
     return seed if seed.is_file() else sample_path()
 
 

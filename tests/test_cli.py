@@ -1,15 +1,18 @@
-"""`govbrief summarize`: outputs, options, and one clear stderr line (exit 2) per bad input."""
+"""`govbrief summarize`: outputs, options, and one clear stderr line (exit 2) per bad input; bad
+settings are one line each for every command."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fake_openai import FakeOpenAI, Reply, error_reply
 from typer.testing import CliRunner, Result
 
 from service.cli import app
@@ -207,3 +210,212 @@ def test_the_console_script(tmp_path: Path) -> None:
     assert helped.returncode == 0
     for option in ("--backend", "--format", "--with-text", "--output", "--sample"):
         assert option in helped.stdout
+
+
+# --- -o: files, directories, and writes that fail -------------------------------------------------
+
+
+@pytest.mark.parametrize("trailing", ["", "/"], ids=["existing", "existing-slash"])
+def test_output_into_an_existing_directory(report: Path, tmp_path: Path, trailing: str) -> None:
+    out = tmp_path / "briefs"
+    out.mkdir()
+    res = _run(str(report), "-o", f"{out}{trailing}", *RULES)
+    assert res.exit_code == 0, res.output
+    assert res.stdout == ""
+    assert sorted(p.name for p in out.iterdir()) == [f"{report.stem}.json"]
+    [brief] = _briefs((out / f"{report.stem}.json").read_text(encoding="utf-8"))
+    assert brief.source.path == str(report)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_output_ending_in_a_separator_is_a_new_directory(report: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "briefs"
+    res = _run(str(report), "-o", f"{out}{os.sep}", "-f", "md", *RULES)
+    assert res.exit_code == 0, res.output
+    assert out.is_dir()
+    assert sorted(p.name for p in out.iterdir()) == [f"{report.stem}.md"]
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_several_reports_into_an_existing_directory(report: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other" / report.name  # the same stem: the second gets a suffix, not the first's file
+    other.parent.mkdir()
+    other.write_bytes(report.read_bytes())
+    out = tmp_path / "briefs"
+    out.mkdir()
+    res = _run(str(report), str(other), "-o", str(out), *RULES)
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{report.stem}.json", f"{report.stem}-2.json"])
+
+
+def test_several_reports_need_a_directory_not_an_existing_file(report: Path, tmp_path: Path) -> None:
+    target = tmp_path / "briefs"
+    target.write_text("not a folder", encoding="utf-8")
+    res = _run(str(report), str(report), "-o", str(target), *RULES)
+    assert res.exit_code == 2
+    assert res.stderr == f"govbrief: error: {target}: with several reports, -o must be a directory\n"
+
+
+@pytest.mark.parametrize("target", ["file/brief.json", "file/"], ids=["under-a-file", "file-as-directory"])
+def test_output_that_cannot_be_written_is_one_line_and_exit_2(
+    report: Path, tmp_path: Path, target: str
+) -> None:
+    (tmp_path / "file").write_text("a file, not a folder", encoding="utf-8")
+    res = _run(str(report), "-o", f"{tmp_path}{os.sep}{target}", *RULES)
+    assert res.exit_code == 2, res.output
+    assert res.stdout == ""
+    [line] = res.stderr.splitlines()
+    assert line.startswith("govbrief: error: ") and str(tmp_path / "file") in line
+    assert "not a directory" in line
+    assert isinstance(res.exception, SystemExit)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["file", report.name])  # no .tmp left
+
+
+def test_a_failed_rename_leaves_no_temporary_file(
+    report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: Path, target: Path) -> Path:
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    out = tmp_path / "out" / "brief.json"
+    res = _run(str(report), "-o", str(out), *RULES)
+    assert res.exit_code == 2
+    assert res.stderr == f"govbrief: error: {out}: cannot write: Permission denied\n"
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No GOVBRIEF_* from the outer environment, and settings read afresh before and after."""
+    for name in list(os.environ):
+        if name.startswith("GOVBRIEF_") or name == "OPENAI_API_KEY":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GOVBRIEF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GOVBRIEF_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+COMMANDS = {
+    "summarize": ["summarize", "x.txt"],
+    "serve": ["serve", "--port", "0"],
+    "batch": ["batch", "x.txt", "-o", "out"],
+    "eval": ["eval", "--backend", "rules"],
+}
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize("command", COMMANDS, ids=list(COMMANDS))
+def test_bad_settings_are_one_line_each_and_exit_2(command: str, tmp_path: Path) -> None:
+    env = {"GOVBRIEF_LLM_CONCURRENCY": "abc", "GOVBRIEF_LLM_TIMEOUT": "-1", "GOVBRIEF_BACKEND": "nope"}
+    res = CliRunner().invoke(app, COMMANDS[command], env=env)
+    assert res.exit_code == 2, res.output
+    assert isinstance(res.exception, SystemExit)
+    lines = sorted(res.stderr.splitlines())
+    assert lines == [
+        "govbrief: error: GOVBRIEF_BACKEND='nope': Input should be 'auto', 'rules' or 'openai'",
+        "govbrief: error: GOVBRIEF_LLM_CONCURRENCY='abc': Input should be a valid integer, "
+        "unable to parse string as an integer",
+        "govbrief: error: GOVBRIEF_LLM_TIMEOUT='-1': Input should be greater than 0",
+    ], res.stderr
+    assert "Traceback" not in res.output and "pydantic" not in res.output
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_secret_settings_are_never_echoed() -> None:
+    from pydantic import ValidationError
+
+    from service.cli.common import settings_problems
+    from service.settings import Settings
+
+    with pytest.raises(ValidationError) as err:
+        Settings(llm_api_key=12345678, max_upload_bytes=0)  # type: ignore[arg-type]
+    problems = settings_problems(err.value)
+    assert any(p.startswith("GOVBRIEF_MAX_UPLOAD_BYTES=0: ") for p in problems)
+    key_line = next(p for p in problems if p.startswith("GOVBRIEF_LLM_API_KEY"))
+    assert "12345678" not in key_line
+
+
+# --- LLM errors name the report -------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_llm_errors_name_the_report(report: Path, tmp_path: Path) -> None:
+    second = tmp_path / "second.txt"
+    second.write_bytes(report.read_bytes())
+    with FakeOpenAI() as fake:
+        fake.route("POST", "/v1/chat/completions", lambda r: Reply(json={}, delay=1.0))  # a hung server
+        env = {
+            "GOVBRIEF_LLM_BASE_URL": fake.base_url,
+            "GOVBRIEF_LLM_MODEL": "fake-model",
+            "GOVBRIEF_LLM_TIMEOUT": "0.2",
+            "GOVBRIEF_LLM_MAX_RETRIES": "0",
+            "GOVBRIEF_LLM_PACK_TOKENS": "100000",
+        }
+        res = CliRunner().invoke(app, ["summarize", str(report), str(second), "--no-cache"], env=env)
+    assert res.exit_code == 2, res.output
+    assert res.stdout == ""
+    lines = res.stderr.splitlines()
+    assert len(lines) == 2, res.stderr
+    for line, path in zip(lines, (report, second), strict=True):
+        assert line.startswith(f"govbrief: error: {path}: the LLM gave no usable answer"), line
+        assert "timed out" in line
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_a_missing_model_stops_after_the_first_report(report: Path, tmp_path: Path) -> None:
+    second = tmp_path / "second.txt"
+    second.write_bytes(report.read_bytes())
+    with FakeOpenAI() as fake:
+        fake.route("POST", "/v1/chat/completions", lambda r: error_reply(400, "invalid model: nope"))
+        env = {
+            "GOVBRIEF_LLM_BASE_URL": fake.base_url,
+            "GOVBRIEF_LLM_MODEL": "nope",
+            "GOVBRIEF_LLM_CONCURRENCY": "1",
+        }
+        res = CliRunner().invoke(app, ["summarize", str(report), str(second), "--no-cache"], env=env)
+        calls = len(fake.chat_requests())
+    assert res.exit_code == 2, res.output
+    assert res.stderr.splitlines() == [
+        f"govbrief: error: {report}: HTTP 400: invalid model: nope "
+        "(check GOVBRIEF_LLM_BASE_URL and GOVBRIEF_LLM_MODEL)",
+        "govbrief: error: stopped: 1 more report(s) not briefed",
+    ]
+    assert calls == 1  # not four (the whole structured-output ladder), and not the second report
+
+
+# --- help -----------------------------------------------------------------------------------------
+
+
+def _commands() -> dict[str, Callable[..., object]]:
+    from service.cli import batch, evals, serve, summarize
+
+    return {
+        "summarize": summarize.summarize,
+        "serve": serve.serve,
+        "batch": batch.batch,
+        "compare": batch.compare,
+        "eval": evals.eval_run,
+        "eval compare": evals.eval_compare,
+    }
+
+
+@pytest.mark.parametrize("name", list(_commands()))
+def test_help_paragraphs_have_no_hard_wraps(name: str) -> None:
+    """Rich keeps a docstring's newlines after its first paragraph: prose must be one line per
+    paragraph so that it reflows to the terminal (examples, indented, keep theirs)."""
+    doc = inspect.cleandoc(_commands()[name].__doc__ or "")
+    for paragraph in doc.split("\n\n"):
+        if not paragraph.startswith(" "):
+            assert "\n" not in paragraph, paragraph
+
+
+def test_eval_help_shows_its_examples_and_exit_codes() -> None:
+    res = CliRunner().invoke(app, ["eval", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    assert "Exit codes: 0 ok" in res.stdout and "govbrief eval --backend rules --baseline" in res.stdout

@@ -4,9 +4,13 @@ every bad input fails with the right `InputError` naming the file."""
 from __future__ import annotations
 
 import hashlib
+import html
 import io
+import logging
 import os
 import re
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -228,6 +232,64 @@ def test_html_fallback_when_trafilatura_finds_nothing(monkeypatch: pytest.Monkey
     assert raw.text.split("\n") == ["一、主要成效", "清理规范性文件46件。", "办理行政复议案件132件。"]
 
 
+_LAYOUT_TOP = (
+    '<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312"></head><body>'
+    '<table width="100%"><tr><td><a href="/">首页</a> | <a>政务公开</a> | <a>政务服务</a> | <a>互动交流</a></td></tr>'
+    "<tr><td><table><tr><td width=200><ul><li><a>通知公告</a></li><li><a>政策解读</a></li></ul></td><td>"
+)
+_LAYOUT_BOTTOM = (
+    "</td></tr></table></td></tr>"
+    "<tr><td>主办：青禾县人民政府办公室 版权所有 京ICP备00000000号</td></tr></table></body></html>"
+)
+
+
+@pytest.mark.parametrize("cell", ["p", "br", "div"])
+def test_html_table_layout_keeps_one_paragraph_per_line(sample_text: str, cell: str) -> None:
+    """An old portal page laid out with nested tables: the report sits in a cell, as `<p>`s, as
+    `<br>`-separated lines or as `<div>`s. Trafilatura's table output would squash the cell into
+    one `| … |` line (which normalize then drops as a menu: "no report text found")."""
+    paras = [html.escape(p) for p in formats.paragraphs(sample_text)]
+    body = "<br>\n".join(paras) if cell == "br" else "\n".join(f"<{cell}>{p}</{cell}>" for p in paras)
+    raw = read_bytes((_LAYOUT_TOP + body + _LAYOUT_BOTTOM).encode("gb18030"), "page.html")
+    assert raw.encoding == "gb18030"
+    lines = [re.sub(r"\s+", " ", line) for line in raw.text.split("\n")]
+    assert not any(line.startswith("|") for line in lines)
+    # Every paragraph and heading of the report is a line of its own, in order.
+    wanted = [re.sub(r"\s+", " ", p) for p in formats.paragraphs(sample_text)]
+    prose = [
+        p for p in wanted if len(p) >= 10 and ("。" in p or re.match(r"[一二三四五六七八九十]+、|[（(]", p))
+    ]
+    assert len(prose) > 30
+    assert all(p in lines for p in prose)
+    assert [lines.index(p) for p in prose] == sorted(lines.index(p) for p in prose)
+    for heading in ["一、2023年法治政府建设主要成效", "（六）依法有效化解社会矛盾纠纷"]:
+        assert heading in lines
+
+
+def test_html_data_table_inside_a_report_is_kept() -> None:
+    """A table of figures (short cells) is data, not layout: its cells stay in the text."""
+    page = formats.to_html("一、主要成效\n全年办理行政复议案件132件。\n清理规范性文件46件。").replace(
+        b"</article>",
+        "<table><tr><td>指标</td><td>数值</td></tr><tr><td>办理行政复议案件</td><td>132件</td></tr></table>"
+        "</article>".encode(),
+    )
+    raw = read_bytes(page, "report.html")
+    assert "全年办理行政复议案件132件。" in raw.text.split("\n")
+    assert "办理行政复议案件" in raw.text and "132件" in raw.text.replace("全年办理行政复议案件132件。", "")
+
+
+def test_html_falls_back_when_trafilatura_keeps_too_little(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trafilatura picking a sidebar (a fraction of the page's Chinese text) loses to the fallback."""
+    monkeypatch.setattr(trafilatura, "extract", lambda *a, **k: "通知公告\n政策解读")
+    page = (
+        "<html><body><div><a>通知公告</a> <a>政策解读</a></div><div>一、主要成效<br>清理规范性文件46件。</div>"
+        "<p>全年办理行政复议案件132件，其中审结125件，直接纠错17件。</p></body></html>"
+    )
+    raw = read_bytes(page.encode(), "odd.html")
+    assert "一、主要成效" in raw.text.split("\n")
+    assert "全年办理行政复议案件132件，其中审结125件，直接纠错17件。" in raw.text.split("\n")
+
+
 def test_html_with_only_chrome_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(trafilatura, "extract", lambda *a, **k: None)
     with pytest.raises(EmptyReportError, match=r"^nav\.html: "):
@@ -258,6 +320,38 @@ def test_encrypted_pdf() -> None:
     pdf.save()
     with pytest.raises(DecodeError, match=r"^locked\.pdf: encrypted PDF"):
         read_bytes(out.getvalue(), "locked.pdf")
+
+
+def _cut_pdf() -> bytes:
+    """A PDF whose middle was lost (an interrupted download): pypdf warns about it as it fails."""
+    pdf = formats.to_pdf("一、主要成效\n清理规范性文件46件。")
+    return pdf[:1500] + b"%%EOF"
+
+
+def test_a_corrupt_pdf_is_one_error_and_nothing_else(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(DecodeError, match=r"^cut\.pdf: corrupt PDF \(") as caught:
+        read_bytes(_cut_pdf(), "cut.pdf")
+    assert "\n" not in str(caught.value)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("pypdf")] == []
+    assert capfd.readouterr() == ("", "")
+    # The logger is left as it was for everything else.
+    assert logging.getLogger("pypdf").level == logging.NOTSET
+
+
+def test_a_corrupt_pdf_prints_nothing_to_stderr(tmp_path: Path) -> None:
+    """Outside pytest's log capture pypdf's warnings reach stderr through logging's last resort."""
+    path = tmp_path / "cut.pdf"
+    path.write_bytes(_cut_pdf())
+    code = (
+        "import sys\nfrom service.ingest import read_path\n"
+        "try:\n    read_path(sys.argv[1])\nexcept Exception as e:\n    print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert done.stderr == ""
+    assert done.stdout.startswith(f"{path}: corrupt PDF (") and len(done.stdout.splitlines()) == 1
 
 
 def test_docx_paragraphs_then_table_cells_once_each() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,43 @@ def test_drops_spaces_between_cjk(raw: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "raw, expected",
     [
+        ("中 原 区 2 0 2 0 年 度 法 治 政 府 建 设 情 况 的 报 告", "中原区2020年度法治政府建设情况的报告"),
+        ("全 年 共 办 理 1 5 4 9 6 件 ， 办 结 率 9 8 . 6 % 。", "全年共办理15496件，办结率98.6%。"),
+        ("索 引 号 : 7 4 7 4 4 5 8 0 9 / 2 0 2 1 - 0 0 0 2 7", "索引号：747445809/2021-00027"),
+        ("2 0 2 1 2 2 6 日", "2021226日"),
+        ("[   发 布 日 期   ]       2 0 2 1 - 0 2 - 2 6", "[发布日期] 2021-02-26"),
+        # A real space, spaced out, is three wide: it stays (as one).
+        ("发 布 时 间 ： 2 0 2 2 - 0 1 - 2 8   1 0 : 0 1", "发布时间：2022-01-28 10:01"),
+        ("发 布 时 间 ： 2022-01-28 10:01 来 源 ： 市 司 法 局", "发布时间：2022-01-28 10:01来源：市司法局"),
+        ("使 用   W i n d o w s   S e r v e r   系 统", "使用Windows Server系统"),
+        ("( 一 ) 加 强 党 对 法 治 政 府 建 设 的 领 导", "（一）加强党对法治政府建设的领导"),
+    ],
+)
+def test_undoes_ocr_spacing_between_every_character(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+    assert normalize(expected) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "发布时间：2022-01-28 10:01",
+        "使用 Windows Server 2019 系统",
+        "字号 1 2 3 为表格列序",  # few characters stand alone: not OCR spacing
+        "the quick brown fox，我区",
+    ],
+)
+def test_ordinary_spaces_do_not_count_as_ocr_spacing(line: str) -> None:
+    once = normalize(line)
+    assert normalize(once) == once
+    assert re.sub(r"\s", "", once) == re.sub(r"\s", "", normalize(line))
+    if " " in line and not re.search(r"[\u4e00-\u9fff] | [\u4e00-\u9fff]", line):
+        assert " " in once
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
         ("使用 Windows Server 系统", "使用Windows Server系统"),
         ("the quick brown fox，我区", "the quick brown fox，我区"),
         ("发布时间：2022-01-28 10:01", "发布时间：2022-01-28 10:01"),
@@ -134,6 +172,58 @@ def test_drops_spaces_between_cjk(raw: str, expected: str) -> None:
 )
 def test_keeps_spaces_between_ascii_words_and_in_dates(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
+
+
+# --- running page headers --------------------------------------------------------------------------
+
+HEADER = "普陀区人民政府文件"
+
+
+def test_drops_a_running_header_spliced_into_sentences() -> None:
+    raw = "\n".join(
+        [
+            "一、主要成效",
+            PROSE,
+            HEADER,
+            REST,
+            "二是强化执法监督，全年开展执法检查一百二十次，发现",
+            "— 2 —",
+            HEADER,
+            "问题全部整改到位。",
+            "三是深化普法宣传，全年开展普法活动二百一十场次，受",
+            HEADER,
+            "教育群众超过十万人次。",
+        ]
+    )
+    assert normalize(raw).split("\n") == [
+        "一、主要成效",
+        PROSE + REST,
+        "二是强化执法监督，全年开展执法检查一百二十次，发现问题全部整改到位。",
+        "三是深化普法宣传，全年开展普法活动二百一十场次，受教育群众超过十万人次。",
+    ]
+
+
+def test_a_running_header_that_opens_the_document_keeps_its_first_copy() -> None:
+    title = "普陀区2021年度法治政府建设工作报告"
+    paras = [f"第{n}项工作全面推进法治政府建设，落实各项部署要求，取得明显成效。" for n in "一二三"]
+    body = [f"{p[:20]}\n{title}\n{p[20:]}" for p in paras]
+    text = normalize(title + "\n发布日期：2022-01-28\n" + "\n".join(body))
+    assert text.split("\n") == [title, "发布日期：2022-01-28", *paras]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["（一）强化执法监督", "一、主要成效", "全部整改到位。"],
+    ids=["heading", "top-heading", "finished-sentence"],
+)
+def test_repeated_headings_and_sentences_are_not_running_headers(line: str) -> None:
+    raw = "\n".join(f"第{i}段落的内容写完了。\n{line}" for i in range(4))
+    assert normalize(raw).split("\n").count(line) == 4
+
+
+def test_a_short_line_seen_twice_is_kept() -> None:
+    raw = f"{HEADER}\n我区全面推进法治政府建设。\n{HEADER}\n持续优化营商环境。"
+    assert normalize(raw).count(HEADER) == 2
 
 
 # --- page numbers and web chrome ----------------------------------------------------------------
@@ -177,6 +267,51 @@ def test_drops_page_numbers(page: str) -> None:
 def test_drops_web_boilerplate_lines(line: str) -> None:
     text = normalize(f"{line}\n我区全面推进法治政府建设。\n{line}")
     assert text == "我区全面推进法治政府建设。"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "主办：重庆市万州区人民政府办公室 版权所有 渝ICP备05003300号 网站标识码5001010001",
+        "主办单位：某县人民政府办公室  版权所有  某ICP备12345678号-1  网站标识码1234567890  公安备案号 12345678901234",
+        "主办单位：青禾县人民政府办公室    承办单位：青禾县大数据中心",
+        "网站标识码：0000000001    联系电话：0000-1234567",
+        "承办：某区大数据发展局 技术支持：某某网络科技有限公司",
+        "地址：某县人民路1号    联系电话：0000-1234567    邮编：000000",
+        "Copyright © 2021 某市人民政府 All Rights Reserved",
+        "京公网安备 11010502030143号",
+    ],
+)
+def test_drops_site_footer_lines(line: str) -> None:
+    text = normalize(f"我区全面推进法治政府建设。\n某区人民政府\n2022年1月5日\n{line}")
+    assert text == "我区全面推进法治政府建设。\n某区人民政府\n2022年1月5日"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "督促全区126家网站完成ICP备案，清理违规网站5家。",
+        "由市司法局作为主办单位，承办全市法治政府建设推进会。",
+        "（三）加强网站地图和政务公开专栏建设",
+        "网站地图和联系我们栏目改版，全面提升政府网站服务能力",  # a PDF line, cut mid-sentence
+        "完成全部1,361件执法案卷评查｜其中优秀案卷86卷｜发现问题117个，均已督促整改到位。",
+    ],
+)
+def test_keeps_report_lines_with_footer_words(line: str) -> None:
+    assert normalize(line) == line
+
+
+def test_a_pipe_line_is_dropped_only_when_it_is_a_menu() -> None:
+    menu = "中国政府网 | 重庆市人民政府网 | 万州经济技术开发区网 | |"
+    assert normalize(f"{menu}\n我区全面推进法治政府建设。") == "我区全面推进法治政府建设。"
+    # A table-layout cell squashed into one row by an HTML extractor is the report, not a menu.
+    row = (
+        "|  | 重庆市万州区人民政府关于2020年度法治政府建设情况的报告 日期:2021-02-26 "
+        "2020年,在市委、市政府和区委的坚强领导下,万州区政府全面推进法治政府建设工作任务落实。 |"
+    )
+    assert "全面推进法治政府建设工作任务落实。" in normalize(row)
+    prose = "深入推进法治政府建设，全面落实各项部署要求 | 持续优化法治化营商环境，推动高质量发展 | 取得成效"
+    assert normalize(prose) != ""
 
 
 def test_keeps_report_lines_that_mention_chrome_words() -> None:
@@ -237,7 +372,15 @@ def test_normalize_is_idempotent_on_the_sample(sample_report_path: Path) -> None
 
 def test_the_sample_loses_its_chrome_and_keeps_its_report(sample_report_path: Path) -> None:
     text = normalize(sample_report_path.read_text(encoding="utf-8"))
-    for chrome in ("扫一扫在手机打开当前页面", "字体大小", "网络编辑", "— 2 —", "— 3 —"):
+    for chrome in (
+        "扫一扫在手机打开当前页面",
+        "字体大小",
+        "网络编辑",
+        "— 2 —",
+        "— 3 —",
+        "主办单位",
+        "网站标识码",
+    ):
         assert chrome not in text
     # The sample README lists its PDF breaks and CJK spaces; all are undone.
     for fixed in ("部署要求", "合法性审核机制", "全面落实", "行政复议", "人民调解"):

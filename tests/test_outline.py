@@ -283,6 +283,73 @@ def test_mixed_sections_of_the_seeds(
     assert text.startswith(plans_start, plans[0].start)
 
 
+# --- closing matter --------------------------------------------------------------------------------
+
+PLAN_ONLY = """某县2021年法治政府建设情况报告
+一、主要成效
+（一）深化改革。精简审批事项20项。
+二、存在问题
+一是法治意识不强；二是执法力量不足。
+三、下一步工作安排
+2022年，我县将继续深入推进法治政府建设，加强学习，规范执法。
+"""
+PLAN_PARAGRAPH = "2022年，我县将继续深入推进法治政府建设，加强学习，规范执法。"
+
+
+def _plans_and_closing(text: str) -> tuple[str, str]:
+    tree = outline.parse(text)
+    _check_tree(text, tree)
+    assert [n.kind for n in tree.nodes][-2:] == [SectionKind.plans, SectionKind.closing]
+    plans, closing = tree.nodes[-2:]
+    assert plans.end < closing.start
+    return text[plans.body_start : plans.end], text[closing.start : closing.end]
+
+
+def test_a_site_footer_after_the_signature_is_closing_matter() -> None:
+    footer = (
+        "主办单位：某县人民政府办公室版权所有某ICP备12345678号-1网站标识码1234567890公安备案号12345678901234"
+    )
+    text = normalize(PLAN_ONLY + "某县人民政府\n2022年1月5日") + "\n" + footer  # (normalize drops it)
+    plans, closing = _plans_and_closing(text)
+    assert plans == PLAN_PARAGRAPH
+    assert closing == f"某县人民政府\n2022年1月5日\n{footer}"
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [
+            "中共某县委全面依法治县委员会办公室、某县人民政府办公室、某县司法局、某县行政审批服务局",
+            "2022年1月5日",
+        ],
+        ["某县人民政府", "二〇二二年一月五日", "（此件公开发布）"],
+        [
+            "某县人民政府",
+            "2022年1月5日",
+            "抄送：市委依法治市办，市司法局，县委各部门，县人大常委会办公室，县政协办公室，县法院，县检察院。",
+        ],
+        [
+            "某县人民政府",
+            "2022年1月5日",
+            "附件：某县2021年法治政府建设情况统计表及重点工作任务完成情况一览表（共12项）.pdf",
+        ],
+    ],
+    ids=["long-signature", "chinese-date", "distribution", "attachment"],
+)
+def test_closing_matter_is_told_by_what_it_says_not_by_its_length(lines: list[str]) -> None:
+    text = normalize(PLAN_ONLY) + "\n" + "\n".join(lines)
+    plans, closing = _plans_and_closing(text)
+    assert plans == PLAN_PARAGRAPH
+    assert closing == "\n".join(lines)
+
+
+def test_a_long_last_paragraph_is_not_closing_matter() -> None:
+    text = normalize(PLAN_ONLY)
+    tree = outline.parse(text)
+    assert tree.nodes[-1].kind == SectionKind.plans
+    assert text[tree.nodes[-1].body_start : tree.nodes[-1].end] == PLAN_PARAGRAPH
+
+
 # --- metadata --------------------------------------------------------------------------------------
 
 

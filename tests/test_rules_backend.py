@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_metrics import label_is_grounded
 from test_outline import HEAD, MIXED, REPORT, TAIL
 
 from service.backends.rules import RulesBackend
 from service.document import Document, DraftItem, RawText, SectionKind
+from service.metrics import FoundMetric
 from service.models import Brief, Category
 from service.pipeline import analyze, summarize_document
 
@@ -46,7 +48,8 @@ def test_drafts_come_from_the_sections_of_their_kind(report: tuple[Document, lis
                 assert doc.outline.kind_at(start) == kinds[draft.section]
         for m in draft.metrics:
             assert m.start is not None and m.end is not None
-            assert doc.text[m.start : m.end].startswith(m.label)
+            assert label_is_grounded(doc.text, FoundMetric(m.label, m.value, m.unit, m.start, m.end))
+            assert doc.text[m.start : m.end].endswith(m.unit if m.unit != "%" else ("%", "％"))
 
 
 def test_one_achievement_per_sub_section_titled_by_its_heading(
@@ -98,7 +101,8 @@ def test_metrics_with_thousands_separators(report: tuple[Document, list[DraftIte
     [
         ("same-line", ["少数干部法治意识不够牢固", "基层执法力量较为薄弱"], 1),
         ("inline-lists", ["执法规范化水平有待提升", "复议体制有待完善"], 3),
-        ("sub-headings", ["存在问题"], 1),
+        # "（一）存在问题" only names the part: its paragraph is the problem, not the heading.
+        ("sub-headings", ["执法规范化水平有待提升"], 1),
         ("enumerated-plans", None, 2),
     ],
 )

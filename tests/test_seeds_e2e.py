@@ -13,6 +13,8 @@ its section's end), so a quote from deep inside a plan's paragraph still belongs
 
 from __future__ import annotations
 
+import html
+import io
 import json
 import random
 import re
@@ -21,6 +23,8 @@ from typing import Any
 
 import formats
 import pytest
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
 
 from service.backends.rules import RulesBackend
 from service.document import Document, SectionKind
@@ -192,13 +196,85 @@ def _ocr(text: str) -> bytes:
     return _CJK_PAIR.sub(lambda _: " " if rnd.random() < 0.3 else "", text).encode("utf-8")
 
 
+def _spaced(text: str) -> bytes:
+    """OCR at its worst: a space between every two characters of every line, digits included."""
+    return "\n".join(" ".join(line) for line in text.split("\n")).encode("utf-8")
+
+
+_SITE_TOP = """<div class="top"><a href="/">首页</a> | <a>政务公开</a> | <a>政务服务</a> | <a>互动交流</a> | <a>走进本区</a></div>"""
+_SITE_CRUMB = "您当前位置: 首页 &gt; 政务公开 &gt; 法治政府建设年度报告"
+_SITE_TOOLS = """<div class="tools">【字体大小：<a>大</a> <a>中</a> <a>小</a>】【<a>打印</a>】【<a>关闭</a>】 扫一扫在手机打开当前页面</div>"""
+_SITE_FOOT = (
+    "主办：某区人民政府办公室 版权所有 渝ICP备05003300号 网站标识码5001010001 公安备案号50010102000123"
+)
+
+
+def _table_page(text: str, *, br: bool = False) -> bytes:
+    """An old portal page laid out with nested tables (charset=gb2312): nav, breadcrumb, a sidebar
+    cell, the report in a cell as `<p>`s (or as `<br>`-separated lines), the footer in a last row."""
+    lines = [html.escape(p) for p in formats.paragraphs(text)]
+    body = "<br>\n".join(lines) if br else "\n".join(f'<p style="text-indent:2em">{p}</p>' for p in lines)
+    page = f"""<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312"><title>年度报告</title></head>
+<body><table width="100%"><tr><td>{_SITE_TOP}</td></tr>
+<tr><td class="crumb">{_SITE_CRUMB}</td></tr>
+<tr><td><table><tr><td width="200"><div class="left"><ul><li><a>通知公告</a></li><li><a>政策解读</a></li></ul></div></td>
+<td><div id="zoom">{body}</div>
+{_SITE_TOOLS}
+</td></tr></table></td></tr>
+<tr><td class="foot">{_SITE_FOOT}</td></tr></table>
+<script>var a="document.write";</script></body></html>"""
+    return _gbk(page)
+
+
+def _div_page(text: str) -> bytes:
+    """A GBK portal page laid out with divs, its footer (版权所有, ICP备, 网站标识码) a plain div."""
+    body = "\n".join(f'<p style="text-indent:2em">{html.escape(p)}</p>' for p in formats.paragraphs(text))
+    page = f"""<!DOCTYPE html><html><head><meta charset="gbk"><title>年度报告</title></head>
+<body><div class="header">{_SITE_TOP}</div><div class="crumb">{_SITE_CRUMB}</div>
+<div class="left"><ul><li><a>通知公告</a></li><li><a>政策解读</a></li></ul></div>
+<div class="article"><div id="zoom">{body}</div></div>
+{_SITE_TOOLS}
+<div class="foot">{_SITE_FOOT}</div>
+<script>var a="document.write";</script></body></html>"""
+    return _gbk(page)
+
+
+RUNNING_HEADER = "某区人民政府文件"
+
+
+def _pdf_with_running_header(text: str, *, first_page: bool = True) -> bytes:
+    """Like formats.to_pdf (36 characters a line), with a running header atop every page (or every
+    page but the first): pypdf puts it between the two halves of a sentence cut by the page break."""
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4, invariant=True)
+    page_h = A4[1]
+    lines = [p[i : i + 36] for p in formats.paragraphs(text) for i in range(0, len(p), 36)]
+    per_page = 40
+    for number, start in enumerate(range(0, len(lines), per_page), start=1):
+        pdf.setFont("STSong-Light", 11)
+        if first_page or number > 1:
+            pdf.drawString(56, page_h - 30, RUNNING_HEADER)
+        y = page_h - 56
+        for line in lines[start : start + per_page]:
+            pdf.drawString(56, y, line)
+            y -= 16
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
 VARIANTS = {
     "gbk": (_gbk, "report.txt"),
     "html": (formats.to_html, "report.html"),
+    "html-table-layout": (_table_page, "report.html"),
+    "html-table-br": (lambda t: _table_page(t, br=True), "report.html"),
+    "html-div-gbk": (_div_page, "report.html"),
     "docx": (formats.to_docx, "report.docx"),
     "pdf": (lambda t: formats.to_pdf(t, page_numbers=True), "report.pdf"),
     "pdf-wide": (lambda t: formats.to_pdf(t, width=45), "report.pdf"),
+    "pdf-running-header": (_pdf_with_running_header, "report.pdf"),
     "ocr-spaces": (_ocr, "report.txt"),
+    "ocr-every-char": (_spaced, "report.txt"),
 }
 
 
@@ -225,6 +301,55 @@ def test_ocr_spaces_give_the_same_items(seed_path: Path) -> None:
         assert [(it.title, [s.quote for s in it.evidence]) for it in ocr.sections()[section]] == [
             (it.title, [s.quote for s in it.evidence]) for it in items
         ]
+
+
+def _items(brief: Brief) -> dict[str, list[tuple[str, list[str]]]]:
+    return {
+        section: [(it.title, [s.quote for s in it.evidence]) for it in items]
+        for section, items in brief.sections().items()
+    }
+
+
+def test_every_character_spaced_gives_the_same_brief(seed_path: Path) -> None:
+    """OCR that spaced out every character, digits too: the same text once normalized, so the same
+    title, year, region, issuer, items and metrics ("2 0 2 0年度" and "1 5 4 9 6" joined up)."""
+    text = seed_path.read_text(encoding="utf-8")
+    plain_doc, plain = brief_of(text.encode("utf-8"), "report.txt")
+    doc, spaced = brief_of(_spaced(text), "report.txt")
+    assert doc.text == plain_doc.text
+    assert spaced.report == plain.report
+    assert spaced.sections() == plain.sections()
+
+
+@pytest.mark.parametrize("first_page", [True, False], ids=["every-page", "after-the-first"])
+def test_a_running_page_header_is_not_spliced_into_sentences(seed_path: Path, first_page: bool) -> None:
+    text = seed_path.read_text(encoding="utf-8")
+    doc, brief = brief_of(_pdf_with_running_header(text, first_page=first_page), "report.pdf")
+    plain_doc, plain = brief_of(formats.to_pdf(text), "report.pdf")
+    raw = read_bytes(_pdf_with_running_header(text, first_page=first_page), "report.pdf").text
+    assert raw.count(RUNNING_HEADER) >= 3  # the test is worth something: many pages, one each
+    # Kept once at most, as the document's first line (a title printed atop every page stays).
+    assert doc.text.count(RUNNING_HEADER) == (1 if first_page else 0)
+    assert doc.text.removeprefix(RUNNING_HEADER + "\n") == plain_doc.text
+    assert _items(brief) == _items(plain)
+    assert brief.report == plain.report
+
+
+_FOOTER_LINES = [
+    "扫一扫在手机打开当前页面",
+    "主办单位：某县人民政府办公室  版权所有  某ICP备12345678号-1  网站标识码1234567890  公安备案号 12345678901234",
+    "承办单位：某县大数据中心    技术支持：某某网络科技有限公司",
+    "地址：某县人民路1号    联系电话：0000-1234567    邮编：000000",
+]
+
+
+def test_site_footer_after_the_signature_is_not_a_plan(seed_path: Path) -> None:
+    text = seed_path.read_text(encoding="utf-8")
+    _, plain = brief_of(text.encode("utf-8"), "report.txt")
+    doc, brief = brief_of((text + "\n" + "\n".join(_FOOTER_LINES) + "\n").encode("utf-8"), "report.txt")
+    assert _items(brief) == _items(plain)
+    for word in ("版权所有", "ICP备", "网站标识码", "技术支持", "联系电话"):
+        assert word not in doc.text
 
 
 def test_truncated_report_invents_nothing(seed_path: Path) -> None:

@@ -16,11 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from service.api.deps import parse_keys
+from service.api.deps import Authorized, KeyedStaticFiles, parse_keys
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from service.api.routes import briefs, ops, pages
@@ -65,6 +65,9 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
         description=DESCRIPTION,
         lifespan=lifespan,
         redoc_url=None,
+        # /docs and /openapi.json are added below, behind the key like everything but /healthz.
+        docs_url=None,
+        openapi_url=None,
         openapi_tags=[
             {"name": "briefs", "description": "Brief a report; read stored briefs."},
             {"name": "pages", "description": "HTML pages for people."},
@@ -80,7 +83,10 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
     app.include_router(briefs.router)
     app.include_router(pages.router)
     app.include_router(ops.router)
-    app.mount("/static", StaticFiles(packages=[("service", "static")]), name="static")
+    _add_docs(app)
+    app.mount(
+        "/static", KeyedStaticFiles(keys=app.state.api_keys, packages=[("service", "static")]), name="static"
+    )
     _add_exception_handlers(app)
 
     # add_middleware puts each new one outside the previous: metrics see every answer.
@@ -96,6 +102,20 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """The OpenAPI document and its Swagger UI, each needing a key (or the pages' cookie) when keys
+    are configured; a browser without one gets the key form, like the pages."""
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Authorized])
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Authorized])
+    async def docs(request: Request) -> HTMLResponse:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} - Swagger UI")
 
 
 def _error(request: Request, status: int, detail: Any, headers: Mapping[str, str] | None = None) -> Response:

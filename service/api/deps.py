@@ -1,4 +1,4 @@
-"""Request dependencies: the app's singletons, and the API-key check.
+"""Request dependencies: the app's singletons, and the API-key check (routes and /static).
 
 Every dependency is `async def`: FastAPI runs plain `def` dependencies in the threadpool, a hop
 that would cost more than the work they do.
@@ -7,11 +7,13 @@ that would cost more than the work they do.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
 from service.api.metrics import Metrics
 from service.api.store import BriefStore
@@ -73,16 +75,44 @@ _bearer = HTTPBearer(
 )
 
 
-async def require_key(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """Open when no keys are configured; otherwise the Bearer header, or the pages' cookie."""
-    keys: tuple[bytes, ...] = request.app.state.api_keys
+def presented_key(request: Request) -> str | None:
+    """What the request offers as a key: `Authorization: Bearer <key>`, else the pages' cookie."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.cookies.get(KEY_COOKIE)
+
+
+def check_key(request: Request, keys: tuple[bytes, ...]) -> None:
+    """Raise `NotAuthenticated` unless no keys are configured or the request presents one of them."""
     if not keys:
         return
-    presented = credentials.credentials if credentials else request.cookies.get(KEY_COOKIE)
+    presented = presented_key(request)
     if not presented or not key_is_valid(presented, keys):
         raise NotAuthenticated()
 
 
+async def require_key(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Open when no keys are configured; otherwise the Bearer header, or the pages' cookie.
+    (`credentials` is there for the OpenAPI security scheme; `check_key` reads the same header.)"""
+    del credentials
+    check_key(request, request.app.state.api_keys)
+
+
 Authorized = Depends(require_key)
+
+
+class KeyedStaticFiles(StaticFiles):
+    """/static behind the same key as every other endpoint (a mount takes no dependencies). The
+    error is raised inside the app, so its handlers answer it like any other 401."""
+
+    def __init__(self, *, keys: tuple[bytes, ...], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            check_key(Request(scope), self.keys)
+        await super().__call__(scope, receive, send)

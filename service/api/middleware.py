@@ -8,14 +8,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body too large: the limit is {_size(limit)} ({limit} bytes)")
+        exact = "" if limit < 1024 else f" ({limit} bytes)"
+        super().__init__(413, f"request body too large: the limit is {_size(limit)}{exact}")
 
 
 def _size(n: int) -> str:
-    for unit, factor in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+    """A size for people: "20 MiB", "4 KiB", "9.8 KiB" (one decimal at most), "512 bytes"."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= factor:
-            return f"{n / factor:g} {unit}"
-    return f"{n} bytes"
+            value = n / factor
+            text = (
+                f"{value:.0f}"
+                if value >= 100 or value == int(value)
+                else f"{value:.1f}".rstrip("0").rstrip(".")
+            )
+            return f"{text} {unit}"
+    return f"{n} byte" if n == 1 else f"{n} bytes"
 
 
 class BodyLimitMiddleware:

@@ -18,7 +18,7 @@ _CSP = (
 
 def is_page(path: str) -> bool:
     """Paths answered with pages, not JSON, errors included."""
-    return path in ("/", "/briefs", "/session") or path.startswith("/briefs/")
+    return path in ("/", "/briefs", "/session", "/docs") or path.startswith("/briefs/")
 
 
 @lru_cache(maxsize=1)

@@ -54,7 +54,7 @@ from service.llm import structured
 from service.llm.accounting import Meter, cost_usd, count_tokens, estimate_prompt_tokens
 from service.llm.cache import AnswerCache, answer_key
 from service.llm.client import ChatClient, ChatRequest, ChatResponse, OpenAIChatClient
-from service.llm.errors import AuthFailed, ExtractionFailed, RequestRejected, Truncated
+from service.llm.errors import AuthFailed, ExtractionFailed, ModeRejected, Truncated
 from service.llm.transport import RetryBudget, RetryPolicy, Transport
 from service.models import schema_hash
 from service.prompts import Prompt, load_prompt
@@ -406,7 +406,8 @@ class OpenAIBackend:
             run.meter.cache(False)
             try:
                 result = self._ask(run, request, parse_chunk_result, f"chunk {pack.id}", mode)
-            except RequestRejected as exc:
+            except ModeRejected as exc:
+                # Only a rejection of the output mode steps down; any other one fails at once.
                 lower = structured.next_mode(self.mode_setting, mode)
                 if lower is None:
                     hint = (
@@ -414,7 +415,7 @@ class OpenAIBackend:
                         if self.mode_setting == "auto"
                         else " (GOVBRIEF_LLM_STRUCTURED_OUTPUT=auto steps down)"
                     )
-                    raise RequestRejected(f"{exc} [mode {mode}]{hint}", status=exc.status) from None
+                    raise ModeRejected(f"{exc} [mode {mode}]{hint}", status=exc.status) from None
                 self._log(
                     "%s rejected structured mode %s (%s); trying %s", self.client.base_url, mode, exc, lower
                 )

@@ -1,15 +1,17 @@
 """The `rules` backend: deterministic, offline, structure-aware.
 
 It reads the outline: one achievement per sub-section (or numbered point), one problem per
-enumerated shortcoming (`一是…二是…`, `；`-lists), one plan per enumerated plan, leadership items
-from the 第一责任人 chapter. Titles come from headings, evidence from exact character ranges.
+enumerated shortcoming (`一是…二是…`, `；`-lists, ①/（1）-lists), one plan per enumerated plan,
+leadership items from the 第一责任人 chapter. A sub-heading that only names the part ("（一）存在问题",
+"（二）2022年工作打算") is opened up: its items are the problems or plans. Titles come from headings,
+evidence from exact character ranges; signature, date and page-footer lines are never items.
 """
 
 from __future__ import annotations
 
 import re
 
-from service.categorize import categorize
+from service.categorize import categorize, is_section_word
 from service.document import Document, DraftItem, DraftMetric, Extraction, Node, SectionKind, Usage
 from service.metrics import find_metrics
 from service.models import Category
@@ -18,8 +20,34 @@ _GENERIC = re.compile(
     r"取得了?(?:一定|较好|明显|显著|较大)?的?(?:成绩|成效|进展|进步)(?![^，。]*(?:但|不足))|这些都?需要|回顾这一年|"
     r"^(?:\d{4}年|站在)|重点做好(?:如下|以下)工作|现将|报告如下"
 )
-_OPENER = re.compile(r"(?:存在|体现在|表现在|问题|不足|短板|差距|之处|如下|比如|主要是|包括)[^：]{0,12}：")
+# Where a list begins inside its sentence: after a colon or an opener ("但仍存在一些问题：", "比如").
+_LIST_OPENER = re.compile(r"[：:]|(?:比如|例如|主要是|主要有|主要表现在|表现在|体现在|表现为|包括)[，,]?")
+# A sentence before a list that only announces it ("我县法治政府建设仍存在一些问题。").
+_LEAD_IN = re.compile(
+    r"[：:]$|以下|如下|(?:存在|仍有|还有|面临)着?(?:一些|一定的?|某些|不少|诸多|部分|许多|较多)?的?"
+    r"(?:问题|不足|短板|差距|困难|薄弱环节)"
+)
+# A sentence after a list that sums it up rather than adding to it.
+_WRAP_UP = re.compile(r"^(?:这些|对此|以上|上述|针对|为此|因此|对于这些)")
+# Words that join two sentences of one list ("同时，C；D。"): not part of the next item.
+_CONNECTIVE = re.compile(r"(?:与此同时|同时|此外|另外|还有|再者|其次|再次|而且|并且|加之|以及|最后)[，,、]?")
+# List markers inside a paragraph: ①, （1）, (1), 1).
+_MARKER = re.compile(
+    r"(?P<circled>[①-⑳])|[（(](?P<paren>\d{1,2})[）)]|(?<![\d.．A-Za-z])(?P<half>\d{1,2})[)）]"
+)
+_MARKER_LEFT = "：:；;。，,、！？ \n"
+# Signature, date and page-footer lines (defence in depth: the outline cuts the closing off too).
+_FOOTER = re.compile(
+    r"版权所有|ICP备|主办单位|承办单位|网站标识码|公网安备|公安备案|技术支持|此件公开发布|"
+    r"^(?:抄送|抄报|相关附件|附件)[：:]|^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*印发$"
+)
+_DATE_ONLY = re.compile(r"^\d{4}\s*年?\s*\d{1,2}\s*月?\s*\d{1,2}\s*日$|^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
+_ORG_ONLY = re.compile(
+    r"^(?:中共|中国共产党)?[\u4e00-\u9fff（）()]{0,30}[省市县区州旗镇乡][\u4e00-\u9fff（）()]{0,30}"
+    r"(?:人民政府|政府|委员会|办公室|党委|党组|[省市县区州]委|局|厅)(?:\s*\d{4}\s*年?\s*\d{1,2}\s*月?\s*\d{1,2}\s*日)?$"
+)
 _SENTENCE = re.compile(r"[^。！？\n]+[。！？]?")
+_SENTENCE_END = re.compile(r"[。！？]")
 _TITLE_MAX = 30
 MAX_METRICS = 8  # per item: the first figures a section states are its headline ones
 
@@ -64,11 +92,14 @@ class RulesBackend:
         self, doc: Document, node: Node, section: str, category: Category | None = None
     ) -> DraftItem:
         text = doc.text
-        body_start, body_end = _trim(text, node.body_start, node.end)
+        body_start, body_end = _trim(text, node.body_start, _before_footer(text, node.body_start, node.end))
         while body_start < body_end and text[body_start] in "。！？：":  # "三是加强宣传。围绕……"
             body_start += 1
         first = _SENTENCE.match(text, body_start, body_end) if body_start < body_end else None
-        ranges = [(node.title_start, node.title_end)] if node.title_end > node.title_start else []
+        title_end = node.title_end
+        while title_end > node.title_start and text[title_end - 1] in "。；，;,":
+            title_end -= 1  # "1、法治宣传教育针对性不强；"
+        ranges = [(node.title_start, title_end)] if title_end > node.title_start else []
         summary = ""
         points = [c for c in node.children if c.level < 4] or [c for c in node.children if c.level == 4]
         if points and node.level < 4:
@@ -96,40 +127,96 @@ class RulesBackend:
     # --- enumerated problems and plans ----------------------------------------------------------
 
     def _enumerated(self, doc: Document, node: Node, section: str) -> list[DraftItem]:
+        """One item per enumerated problem or plan of a section (or of a sub-heading of one)."""
         if node.children:
-            return [self._from_heading(doc, n, section) for n in node.children]
-        text = doc.text
-        start, end = _trim(text, node.body_start, node.end)
-        body = text[start:end]
-        opener = _OPENER.search(body)
-        if opener and "；" in body[opener.end() :]:
-            return self._clauses(doc, section, start + opener.end(), end)
-        # "2022年，将重点做好以下工作：" introduces a list; a short generic paragraph is an intro only
-        # when something follows it: a section's only paragraph is its content.
-        paras = [(s, e) for s, e in _paragraphs(text, start, end) if not text[s:e].endswith("：")]
-        kept = [(s, e) for s, e in paras if not (_GENERIC.search(text[s:e]) and e - s < 60)]
-        return [self._item(doc, section, s, e) for s, e in kept or paras]
+            items: list[DraftItem] = []
+            for child in node.children:
+                content = _container_start(doc.text, child)
+                if content is None:
+                    items.append(self._from_heading(doc, child, section))
+                elif child.children:
+                    # "（一）存在问题 / 一是…；二是…": a heading that only names the part holds the items.
+                    items += self._enumerated(doc, child, section)
+                else:
+                    items += self._from_paragraphs(doc, section, content, child.end)
+            return items
+        return self._from_paragraphs(doc, section, node.body_start, node.end)
 
-    def _clauses(self, doc: Document, section: str, start: int, end: int) -> list[DraftItem]:
-        """A `；`-separated list after an opener ("主要体现在：A；B；C等。")."""
+    def _from_paragraphs(self, doc: Document, section: str, start: int, end: int) -> list[DraftItem]:
+        """Items from un-headed prose: a list (`；`, ①, （1）) gives one item per entry, any other
+        paragraph one item. A short generic paragraph ("2022年，我县将……", "这些都需要……") is an intro
+        or a wrap-up only when something else gives items: a section's only paragraph is its content."""
         text = doc.text
-        stop = text.find("。", start, end)
-        list_end = stop if stop != -1 else end
+        start, end = _trim(text, start, end)
+        units: list[tuple[list[DraftItem], bool]] = []  # (items, a droppable generic paragraph)
+        for s, e in _paragraphs(text, start, end):
+            para = text[s:e]
+            if para.endswith(("：", ":")) or _is_footer(para):
+                continue  # an intro to what follows; a signature, date or page footer
+            listed = self._list(doc, section, s, e)
+            if listed is not None:
+                units.append((listed, False))
+                continue
+            s = _skip_marker(text, s, e)
+            if e - s >= 2:
+                units.append(([self._item(doc, section, s, e)], bool(_GENERIC.search(para)) and e - s < 60))
+        if any(not generic for _, generic in units):
+            units = [u for u in units if not u[1]]
+        return [item for unit, _ in units for item in unit]
+
+    def _list(self, doc: Document, section: str, start: int, end: int) -> list[DraftItem] | None:
+        """The items of a list paragraph, or None when the paragraph is not a list."""
+        text = doc.text
+        marked = _markers(text, start, end)
+        if marked:
+            items = self._lead_in(doc, section, start, marked[0][0])
+            for i, (_, body) in enumerate(marked):
+                stop = marked[i + 1][0] if i + 1 < len(marked) else end
+                s, e = _trim_clause(text, body, stop)
+                if e - s >= 4:
+                    items.append(self._item(doc, section, s, e))
+            return items
+        semi = next((i for i in range(start, end) if text[i] in "；;"), -1)
+        if semi == -1:
+            return None
+        sentence_start = max([start] + [text.rfind(p, start, semi) + 1 for p in "。！？"])
+        sentence_end = _sentence_end(text, semi, end)
+        list_start = sentence_start
+        for m in _LIST_OPENER.finditer(text, sentence_start, semi):
+            list_start = m.end()
+        clauses = _clauses(text, list_start, sentence_end)
+        if len(clauses) < 2:
+            return None
+        items = self._lead_in(doc, section, start, sentence_start)
+        items += [self._item(doc, section, s, e) for s, e in clauses]
+        # The list goes on in the paragraph's later sentences ("A；B。同时，C；D。"); a wrap-up does not.
+        pos = sentence_end
+        while pos < end:
+            stop = _sentence_end(text, pos, end)
+            sentence = text[pos:stop]
+            if not (_GENERIC.search(sentence) or _WRAP_UP.match(sentence.lstrip())):
+                items += [self._item(doc, section, s, e) for s, e in _clauses(text, pos, stop)]
+            pos = stop
+        return items
+
+    def _lead_in(self, doc: Document, section: str, start: int, end: int) -> list[DraftItem]:
+        """The sentences of a list paragraph before its list: an intro ("仍存在一些问题。") is dropped,
+        anything else is an item of its own rather than lost."""
+        text = doc.text
         items = []
         pos = start
-        for part in re.finditer(r"[^；]+", text[start:list_end]):
-            s, e = _trim(text, start + part.start(), start + part.end())
-            if text[s:e].endswith("等") and e - s > 4:
-                e -= 1
-            if e - s >= 4:
+        while pos < end:
+            stop = _sentence_end(text, pos, end)
+            s, e = _trim_clause(text, pos, stop)
+            sentence = text[s:e]
+            if e - s >= 4 and not (_GENERIC.search(sentence) or _LEAD_IN.search(sentence)):
                 items.append(self._item(doc, section, s, e))
-            pos = e
-        del pos
+            pos = stop
         return items
 
     def _item(self, doc: Document, section: str, start: int, end: int) -> DraftItem:
         quote = doc.text[start:end]
-        title = _short_title(quote)
+        title = _short_title(re.split(r"[。！？；]", quote, maxsplit=1)[0])
         return DraftItem(
             section=section,
             title=title,
@@ -163,6 +250,90 @@ def _units(node: Node) -> list[Node]:
     """The achievement units of a top-level section: its sub-sections, else its numbered points."""
     headed = [c for c in node.children if c.level < 4]
     return headed or [node]
+
+
+def _container_start(text: str, node: Node) -> int | None:
+    """Where the items of a heading that only names a part begin ("（一）存在问题", "（二）2022年工作打算",
+    "（一）存在问题：A；B。"), or None for a heading that is an item itself."""
+    if node.level >= 4:
+        return None
+    if is_section_word(node.title):
+        return node.body_start
+    m = re.match(r"^([^：:。]{1,20})[：:]", node.title)
+    if m and is_section_word(m.group(1)) and not node.children:
+        return node.title_start + m.end()
+    return None
+
+
+def _is_footer(para: str) -> bool:
+    """An organ's name alone, a date alone, or a page-footer line: never an item."""
+    line = para.strip()
+    return bool(_FOOTER.search(line) or _DATE_ONLY.match(line) or (len(line) <= 60 and _ORG_ONLY.match(line)))
+
+
+def _before_footer(text: str, start: int, end: int) -> int:
+    """`end` moved back over trailing signature, date and footer lines."""
+    for s, e in reversed(_paragraphs(text, start, end)):
+        if not _is_footer(text[s:e]):
+            return max(e, start)
+        end = s
+    return max(end, start)
+
+
+def _sentence_end(text: str, pos: int, end: int) -> int:
+    """The end of the sentence at `pos` (after its 。！？), or `end`."""
+    m = _SENTENCE_END.search(text, pos, end)
+    return m.end() if m else end
+
+
+def _marker_number(m: re.Match[str]) -> int:
+    circled = m.group("circled")
+    return ord(circled) - ord("①") + 1 if circled else int(m.group("paren") or m.group("half"))
+
+
+def _markers(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(marker start, item start) of a numbered list ①②…, （1）（2）…, 1)2)… inside a paragraph:
+    two or more markers counting up from 1, each opening the paragraph or following punctuation."""
+    seq: list[tuple[int, int]] = []
+    for m in _MARKER.finditer(text, start, end):
+        if m.start() > start and text[m.start() - 1] not in _MARKER_LEFT:
+            continue
+        if _marker_number(m) == len(seq) + 1:
+            seq.append((m.start(), m.end()))
+    return seq if len(seq) >= 2 else []
+
+
+def _skip_marker(text: str, start: int, end: int) -> int:
+    """Past a list marker or a joining word that opens an item ("（1）", "①", "同时，")."""
+    while True:
+        m = _MARKER.match(text, start, end) or _CONNECTIVE.match(text, start, end)
+        if not m or m.end() == start:
+            return start
+        start, _ = _trim(text, m.end(), end)
+
+
+def _trim_clause(text: str, start: int, end: int) -> tuple[int, int]:
+    """A list entry without its marker, joining word, closing punctuation and closing 等."""
+    start, end = _trim(text, start, end)
+    start = _skip_marker(text, start, end)
+    while end > start and text[end - 1] in "。！？；;，、 ":
+        end -= 1
+    if text[start:end].endswith("等") and end - start > 4:
+        end -= 1
+    return start, end
+
+
+def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The `；`-separated entries of text[start:end] that have words of their own (4+ characters)."""
+    out = []
+    pos = start
+    for part in re.split(r"([；;])", text[start:end]):
+        if part not in ("；", ";"):
+            s, e = _trim_clause(text, pos, pos + len(part))
+            if e - s >= 4:
+                out.append((s, e))
+        pos += len(part)
+    return out
 
 
 def _paragraphs(text: str, start: int, end: int) -> list[tuple[int, int]]:

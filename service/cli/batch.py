@@ -29,9 +29,9 @@ from service.cli.common import (
     WithTextOption,
     backend_from_options,
     fail,
+    load_settings,
 )
 from service.errors import GovbriefError
-from service.settings import get_settings
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells expect of a Ctrl-C'd command
 _MAX_LISTED_FAILURES = 20
@@ -169,7 +169,7 @@ def batch(
 
       govbrief batch 2023/ 2024/ -o briefs/ --glob '*.pdf' --quiet
     """
-    settings = get_settings()
+    settings = load_settings()
     if outdir.exists() and not outdir.is_dir():
         fail(f"{outdir}: exists and is not a folder")
     try:

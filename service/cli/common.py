@@ -1,4 +1,4 @@
-"""Helpers shared by subcommands: errors to stderr with an exit code, backend construction."""
+"""Helpers shared by subcommands: errors to stderr with an exit code, settings and backend construction."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import sys
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from service.backends.base import Backend
 from service.backends.registry import build_backend
 from service.errors import GovbriefError
-from service.settings import Settings, get_settings
+from service.settings import ENV_PREFIX, Settings, get_settings
 
 EXIT_INPUT = 2  # bad input or settings: the user can fix it
 EXIT_FAILED = 1  # some work failed (a batch with failures, an eval that drifted)
@@ -25,6 +27,39 @@ def error(message: str) -> None:
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
     error(message)
     raise typer.Exit(code)
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per bad setting, named as the user set it: `GOVBRIEF_LLM_TIMEOUT=-1: ...`."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = [str(part) for part in err.get("loc", ()) if part != "__root__"]
+        problem = str(err.get("msg", "invalid value"))
+        if not loc:
+            lines.append(f"invalid settings: {problem}")
+            continue
+        name = ENV_PREFIX + loc[0].upper()
+        value = err.get("input")
+        # Never echo what may be a secret (keys), nor structures the user did not type.
+        shown = (
+            f"={value!r}"
+            if isinstance(value, str | int | float) and "key" not in loc[0].lower() and len(str(value)) <= 80
+            else ""
+        )
+        lines.append(f"{name}{shown}: {problem}")
+    return lines or [f"invalid settings: {exc}"]
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad GOVBRIEF_* variable is one stderr line each, exit 2."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for line in settings_problems(exc):
+            error(line)
+        raise typer.Exit(EXIT_INPUT) from None
+    except SettingsError as exc:
+        fail(f"invalid settings: {exc}")
 
 
 class BackendName(enum.StrEnum):
@@ -54,7 +89,7 @@ def backend_from_options(
 ) -> Backend:
     """The backend a command asked for (or the settings' default); cache flags and other keyword
     arguments only reach the openai backend, the one that caches and calls out."""
-    settings = settings or get_settings()
+    settings = settings or load_settings()
     name = name or settings.default_backend()
     kw = {"use_cache": not no_cache, "refresh": refresh, **openai_kw} if name == "openai" else {}
     try:

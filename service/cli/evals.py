@@ -10,7 +10,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from service.cli.common import EXIT_FAILED, BackendName, backend_from_options, error, fail
+from service.cli.common import EXIT_FAILED, BackendName, backend_from_options, error, fail, load_settings
 from service.errors import GovbriefError
 from service.evals import compare as compare_mod
 from service.evals import drift as drift_mod
@@ -18,11 +18,10 @@ from service.evals.golden import GoldenReport, load_golden_dir
 from service.evals.record import ReportRecord, RunRecord, SectionScore
 from service.evals.runner import load_record, record_path, rescore, run_golden, run_settings, save_record
 from service.models import SECTION_NAMES
-from service.settings import get_settings
 
+# No help= here: the callback's docstring is the help, so that its examples and exit codes show.
 eval_app = typer.Typer(
     name="eval",
-    help="Score briefs against the hand-written golden set (evals/golden), catch drift, compare runs.",
     no_args_is_help=False,
     add_completion=False,
     rich_markup_mode="rich",
@@ -186,13 +185,11 @@ def eval_run(
         ),
     ] = None,
 ) -> None:
-    """Run the golden set through a backend and score it: precision/recall/F1 per section, metadata,
-    grounding, schema validity, category agreement, tokens, calls, cost and latency.
+    """Score briefs against the hand-written golden set (evals/golden), catch drift, compare runs.
 
-    Writes a run record to evals/runs/<timestamp>-<label>.json and prints a table. Runs use the same
-    answer cache as `summarize`, so re-running an unchanged prompt costs nothing.
+    Without a subcommand: run the golden set through a backend and score it (precision/recall/F1 per section, metadata, grounding, schema validity, category agreement, tokens, calls, cost and latency), write a run record to evals/runs/<timestamp>-<label>.json and print a table. Runs use the same answer cache as `summarize`, so re-running an unchanged prompt costs nothing.
 
-    Exit codes: 0 ok; 1 drift beyond --tolerance against --baseline, or a report failed; 2 bad input.
+    Exit codes: 0 ok; 1 drift beyond --tolerance against --baseline, or a report failed; 2 bad input or settings.
 
     Examples:
 
@@ -212,7 +209,7 @@ def eval_run(
         record = rescore(_load(from_run), goldens)
         written = None
     else:
-        settings = get_settings()
+        settings = load_settings()
         updates = {
             k: v for k, v in (("llm_model", model), ("prompt_version", prompt_version)) if v is not None
         }
@@ -268,8 +265,7 @@ def eval_compare(
         typer.Option("--no-rescore", help="Show the runs as recorded, not re-scored against the golden set."),
     ] = False,
 ) -> None:
-    """Write an HTML page with two runs side by side: scores of both, and per report each run's items
-    next to each other with their evidence, differences highlighted, cost and latency.
+    """Write an HTML page with two runs side by side: scores of both, and per report each run's items next to each other with their evidence, differences highlighted, cost and latency.
 
     Example:
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Annotated
 
 import typer
 
-from service.cli.common import error, fail
+from service.cli.common import error, fail, load_settings
 from service.errors import GovbriefError
-from service.settings import get_settings
 
 
 def _is_loopback(host: str) -> bool:
@@ -32,9 +32,7 @@ def serve(
 ) -> None:
     """Serve the briefs API (/v1/briefs, OpenAPI at /docs) and the brief pages (/) with uvicorn.
 
-    Backend: the LLM when one is configured (GOVBRIEF_LLM_*), else rules.
-    Briefs are kept in GOVBRIEF_DATA_DIR and survive restarts.
-    GOVBRIEF_API_KEYS (comma-separated) makes every endpoint but /healthz need `Authorization: Bearer <key>`.
+    Backend: the LLM when one is configured (GOVBRIEF_LLM_*), else rules. Briefs are kept in GOVBRIEF_DATA_DIR and survive restarts. GOVBRIEF_API_KEYS (comma-separated) makes every endpoint but /healthz need `Authorization: Bearer <key>`.
 
     Examples:
 
@@ -46,16 +44,42 @@ def serve(
 
     from service.api import create_app
 
-    settings = get_settings()
+    settings = load_settings()
     try:
         app = create_app(settings)
     except (GovbriefError, OSError) as e:
         fail(f"cannot start: {e}")
+    # Bind before saying "serving on": a busy port is one line and exit 2, not a log after a promise.
+    sock = _bind(host, port)
+    port = sock.getsockname()[1]
     if not settings.api_keys and not _is_loopback(host):
         error(f"warning: listening on {host} with no GOVBRIEF_API_KEYS: anyone who can reach it can use it")
+    shown = f"[{host}]" if ":" in host else host
     typer.echo(
-        f"govbrief: serving on http://{host}:{port}/ (backend {settings.default_backend()}, "
+        f"govbrief: serving on http://{shown}:{port}/ (backend {settings.default_backend()}, "
         f"briefs in {settings.data_dir})",
         err=True,
     )
-    uvicorn.run(app, host=host, port=port, access_log=access_log, server_header=False)
+    config = uvicorn.Config(app, host=host, port=port, access_log=access_log, server_header=False)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on host:port (what uvicorn would bind), or one error line and exit 2."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as e:
+        fail(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}")
+    family, type_, proto, _, address = infos[0]
+    sock = socket.socket(family, type_, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.set_inheritable(True)
+    except OSError as e:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
+    return sock

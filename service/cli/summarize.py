@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+import errno
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -19,12 +21,13 @@ from service.cli.common import (
     backend_from_options,
     error,
     fail,
+    load_settings,
 )
-from service.errors import GovbriefError
+from service.errors import ConfigError, GovbriefError, InputError, PromptError
 from service.ingest import sample_path
+from service.llm.errors import AuthFailed
 from service.models import Brief
 from service.pipeline import summarize_path
-from service.settings import get_settings
 
 
 class Format(enum.StrEnum):
@@ -33,13 +36,52 @@ class Format(enum.StrEnum):
 
 
 def _write(text: str, out: Path | None) -> None:
+    """`text` to stdout, or atomically to `out` (a temporary file beside it, then renamed); a path
+    that cannot be written is one error line and exit 2, and no temporary file is left behind."""
     if out is None:
         typer.echo(text)
-    else:
+        return
+    data = text + ("" if text.endswith("\n") else "\n")
+    tmp: Path | None = None
+    try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+        if out.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
+        # Hidden and unique to this process; "x" so that another writer's file is never clobbered.
+        candidate = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        with candidate.open("x", encoding="utf-8") as f:
+            tmp = candidate
+            f.write(data)
         tmp.replace(out)
+        tmp = None
+    except OSError as e:
+        fail(f"{out}: cannot write: {_why(out, e)}")
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def _why(out: Path, exc: OSError) -> str:
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            return f"{parent} is not a directory"
+    return exc.strerror or str(exc)
+
+
+def _is_dir_target(raw: str) -> bool:
+    """-o names a directory when it is one, or when it ends with a path separator ("briefs/")."""
+    seps = tuple(sep for sep in (os.sep, os.altsep, "/") if sep)
+    return raw.endswith(seps) or Path(raw).is_dir()
+
+
+def _unique_name(stem: str, suffix: str, taken: set[str]) -> str:
+    """`stem.suffix`, or `stem-2.suffix`… when two reports share a stem (a/x.txt, b/x.txt)."""
+    name, n = f"{stem}{suffix}", 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}{suffix}"
+    taken.add(name)
+    return name
 
 
 def summarize(
@@ -64,10 +106,15 @@ def summarize(
         Format, typer.Option("--format", "-f", help="json (the Brief schema) or md (a Chinese brief).")
     ] = Format.json,
     with_text: WithTextOption = False,
-    out: Annotated[
-        Path | None,
+    output: Annotated[
+        str | None,
         typer.Option(
-            "--output", "-o", help="Write here instead of stdout; a directory when several reports are given."
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Write here instead of stdout. An existing directory, or a path ending in '/', gets <name>.json "
+            "(or .md) per report; several reports need a directory.",
+            show_default=False,
         ),
     ] = None,
     no_cache: NoCacheOption = False,
@@ -75,8 +122,7 @@ def summarize(
 ) -> None:
     """Brief one or more reports: achievements (成效), problems (问题) and plans (计划), every item grounded.
 
-    JSON goes to stdout unless -o is given. A report that cannot be read is named on stderr with its
-    problem and the others are still briefed; the exit code is then 2.
+    JSON goes to stdout unless -o is given. A report that cannot be read, or that the LLM cannot brief, is named on stderr with its problem and the others are still briefed; the exit code is then 2.
 
     Examples:
 
@@ -91,29 +137,44 @@ def summarize(
         inputs.insert(0, sample_path())
     if not inputs:
         fail("no report given: pass one or more PATHs, or --sample")
-    settings = get_settings()
+    settings = load_settings()
     engine = backend_from_options(
         backend.value if backend else None, settings, no_cache=no_cache, refresh=refresh
     )
     several = len(inputs) > 1
-    if several and out is not None and out.suffix:
-        fail(f"{out}: with several reports, -o must be a directory")
+    out = Path(output) if output else None
+    into_dir: Path | None = None
+    if out is not None and output is not None:
+        if _is_dir_target(output):
+            into_dir = out
+        elif several:
+            if out.suffix or out.exists():
+                fail(f"{out}: with several reports, -o must be a directory")
+            into_dir = out  # a new name without a suffix: a directory, as before
+    suffix = ".json" if fmt == Format.json else ".md"
+    taken: set[str] = set()
     briefs: list[Brief] = []
     failed = 0
-    for path in inputs:
+    for i, path in enumerate(inputs):
         try:
             brief = summarize_path(
                 path, engine, with_text=with_text, chunk_max_tokens=settings.chunk_max_tokens
             )
         except GovbriefError as e:
-            error(str(e))
+            error(_message(path, e))
             failed += 1
+            if _stops_all(e) and i + 1 < len(inputs):
+                # No other report can succeed either (bad key, model, prompt…): don't spend calls on them.
+                error(f"stopped: {len(inputs) - i - 1} more report(s) not briefed")
+                break
             continue
         briefs.append(brief)
-        if several and out is not None:
-            name = Path(path).stem + (".json" if fmt == Format.json else ".md")
-            _write(render.to_json(brief) if fmt == Format.json else render.to_markdown(brief), out / name)
-    if not (several and out is not None) and briefs:
+        if into_dir is not None:
+            name = _unique_name(Path(path).stem, suffix, taken)
+            _write(
+                render.to_json(brief) if fmt == Format.json else render.to_markdown(brief), into_dir / name
+            )
+    if into_dir is None and briefs:
         if fmt == Format.md:
             text = "\n\n".join(render.to_markdown(b) for b in briefs)
         elif several:
@@ -123,3 +184,13 @@ def summarize(
         _write(text, out)
     if failed:
         raise typer.Exit(EXIT_INPUT)
+
+
+def _message(path: Path, exc: GovbriefError) -> str:
+    """Input errors name their file already; a backend's (LLM) error gets the report's path in front."""
+    text = str(exc)
+    return text if isinstance(exc, InputError) or text.startswith(f"{path}:") else f"{path}: {text}"
+
+
+def _stops_all(exc: GovbriefError) -> bool:
+    return isinstance(exc, AuthFailed | ConfigError | PromptError)

@@ -1,7 +1,7 @@
 """The only module that imports `openai`.
 
 It sends one chat completion and translates the SDK's exceptions into the LLM layer's own
-(`TransientError`, `RequestRejected`, `AuthFailed`), with the API key scrubbed from every message.
+(`TransientError`, `ModeRejected`, `RequestRejected`, `AuthFailed`), with the API key scrubbed from every message.
 The SDK's retries are off (`max_retries=0`): `transport.py` is the one retry layer, so `llm_calls`
 counts every HTTP request and a retry budget is never multiplied by a hidden second loop.
 """
@@ -15,18 +15,25 @@ from typing import Any, Protocol
 import openai
 
 from service.errors import ConfigError
-from service.llm.errors import AuthFailed, RequestRejected, TransientError, redact
+from service.llm.errors import AuthFailed, ModeRejected, RequestRejected, TransientError, redact
 from service.llm.transport import parse_retry_after
 
 #: Local servers (llama.cpp, vLLM, Ollama) accept any key, but the SDK insists on one.
 PLACEHOLDER_KEY = "not-needed"
 
 _TRANSIENT_STATUS = {408, 409, 425, 429}
-# Some servers answer a request they cannot parse with a 5xx (llama-cpp-python's server: HTTP 500
-# "validation error … response_format.type: Input should be 'text' or 'json_object'"). Retrying
-# that is pointless; treating it as a rejection lets the structured-output ladder step down.
-_REJECTION_WORDS = re.compile(
-    r"response_format|json_schema|validation error|literal_error|not supported|unsupported|grammar",
+# A 400/422/500 is the server rejecting the structured-output request only when its text says so
+# (OpenAI: "Invalid schema for response_format…"; llama-cpp-python's server answers HTTP 500
+# "validation error … response_format.type: Input should be 'text' or 'json_object'"; vLLM: guided
+# decoding). Then the ladder steps down a mode; any other 400 ("invalid model", a bad parameter)
+# would fail the same in every mode, and a 500 without these words is an outage, retried.
+_MODE_WORDS = re.compile(
+    r"response_format|json_schema|json_object|schema|grammar|structured|guided_", re.IGNORECASE
+)
+# A 400 that means the model is not there: nothing will work until the settings change.
+_NO_MODEL = re.compile(
+    r"model\b.{0,80}\b(?:not found|not exist|does not exist|unknown|invalid|not available|no such)"
+    r"|\b(?:unknown|invalid|no such|nonexistent)\b.{0,20}\bmodel\b|model_not_found",
     re.IGNORECASE,
 )
 
@@ -137,16 +144,18 @@ class OpenAIChatClient:
 
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
         status = exc.status_code
-        message = self.redact(f"HTTP {status}: {_error_text(exc)}")
-        if status >= 500 and (status == 501 or _REJECTION_WORDS.search(message)):
-            return RequestRejected(message, status=status)
+        text = _error_text(exc)
+        message = self.redact(f"HTTP {status}: {text}")
+        names_mode = bool(_MODE_WORDS.search(text))
+        if status == 501 or (names_mode and (status in (400, 422) or status >= 500)):
+            return ModeRejected(message, status=status)
         if status in _TRANSIENT_STATUS or status >= 500:
             return TransientError(
                 message, status=status, retry_after=parse_retry_after(dict(exc.response.headers))
             )
         if status in (401, 403):
             return AuthFailed(message + " (check GOVBRIEF_LLM_API_KEY)", status=status)
-        if status == 404:
+        if status == 404 or (status in (400, 422) and _NO_MODEL.search(text)):
             return AuthFailed(
                 message + " (check GOVBRIEF_LLM_BASE_URL and GOVBRIEF_LLM_MODEL)", status=status
             )

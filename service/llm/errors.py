@@ -11,6 +11,7 @@ __all__ = [
     "LLMError",
     "LLMResponseError",
     "LLMTransportError",
+    "ModeRejected",
     "RequestRejected",
     "TransientError",
     "Truncated",
@@ -29,15 +30,22 @@ class TransientError(LLMTransportError):
 
 class RequestRejected(LLMError):
     """The server refused this request as sent (400, 422, 501…): another try of the same request is
-    pointless, a different one (a lower structured-output mode) may work."""
+    pointless. Only a `ModeRejected` is worth a different one (a lower structured-output mode)."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
 
 
+class ModeRejected(RequestRejected):
+    """A rejection that names the structured-output request (response_format, json_schema, grammar…):
+    the one kind the ladder answers by stepping down to a weaker mode. Any other rejection (a bad
+    parameter, a prompt too long) would fail the same way in every mode, so it fails at once."""
+
+
 class AuthFailed(LLMError):
-    """401/403, or a 404 for the model or endpoint: no chunk of any report can succeed, so stop."""
+    """401/403, or a 404 (or a 400 saying so) for the model or endpoint: no chunk of any report can
+    succeed, so stop."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
