@@ -271,17 +271,22 @@ def _split_mixed(text: str, node: Node, year: int | None) -> list[Node]:
 
 # Closing matter, told by what a line says rather than by its length: a signature (one or more
 # organisations), a date, distribution and attachment lines, site chrome.
-_ORG_LINE = re.compile(
-    r"^(?:[\u4e00-\u9fff（）()]{2,40}?(?:人民政府|政府|委员会|区委|市委|县委|州委|党委|党组|办公室|办公厅|"
-    r"司法局|局|领导小组|街道办事处|办事处)[、，\s]*)+$"
-)
+_ORG_CHARS = re.compile(r"[\u4e00-\u9fff（）()、，\s]+")
+_ORG_SUFFIX = re.compile(r"人民政府|政府|委员会|[区市县州]委|党委|党组|办公室|办公厅|局|领导小组|办事处")
 _DATE_LINE = re.compile(
     r"^(?:\d{4}年\d{1,2}月\d{1,2}日|[〇○零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日|"
     r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{5,8}日)$"
 )
 _CLOSING_KEY = re.compile(r"^(?:附件|相关附件|抄送|抄报|印发|主送|联系人|联系电话|[（(]此件[^）)]*[）)])")
 _FULL_STOPS = ("。", "！", "？", "；")
-_PROSE_MARK = re.compile("[。！？；：“”《》]")
+
+
+def _is_org_line(line: str) -> bool:
+    """Only organisation names, each ending in 人民政府/委员会/办公室/局… and none of them long."""
+    if len(line) > 120 or not _ORG_CHARS.fullmatch(line):
+        return False
+    names = _ORG_SUFFIX.findall(line)
+    return bool(names) and line.rstrip("、，（）() ").endswith(tuple(names)) and 40 * len(names) >= len(line)
 
 
 def _is_closing_line(line: str) -> bool:
@@ -289,7 +294,7 @@ def _is_closing_line(line: str) -> bool:
         return False
     if len(line) <= 40 and not line.endswith(_FULL_STOPS):
         return True  # short and unfinished: a signature, a date, a note
-    if len(line) <= 120 and not _PROSE_MARK.search(line) and _ORG_LINE.match(line):
+    if _is_org_line(line):
         return True  # several organisations signing together
     return bool(_DATE_LINE.match(line) or _CLOSING_KEY.match(line) or is_boilerplate(line))
 

@@ -343,11 +343,16 @@ def test_closing_matter_is_told_by_what_it_says_not_by_its_length(lines: list[st
     assert closing == "\n".join(lines)
 
 
-def test_a_long_last_paragraph_is_not_closing_matter() -> None:
-    text = normalize(PLAN_ONLY)
+@pytest.mark.parametrize(
+    "last",
+    [PLAN_PARAGRAPH, "市政府局" * 60 + "协同推进", "加强人民政府司法局办公室协同" * 10 + "。"],
+    ids=["sentence", "long-unfinished", "org-words"],
+)
+def test_a_long_last_paragraph_is_not_closing_matter(last: str) -> None:
+    text = normalize(PLAN_ONLY.replace(PLAN_PARAGRAPH, last))
     tree = outline.parse(text)
     assert tree.nodes[-1].kind == SectionKind.plans
-    assert text[tree.nodes[-1].body_start : tree.nodes[-1].end] == PLAN_PARAGRAPH
+    assert text[tree.nodes[-1].body_start : tree.nodes[-1].end] == last
 
 
 # --- metadata --------------------------------------------------------------------------------------
