@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT.parent / "shared" / "seeds"
+sys.path.insert(0, str(ROOT / "tests"))
+from servers import start_serve  # noqa: E402  (tests/servers.py: how the tests start the server too)
 
 
 @dataclass
@@ -58,38 +59,6 @@ def pick_report() -> Path:
     from service.ingest import sample_path
 
     return sample_path()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(port: int, data_dir: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVBRIEF_")}
-    env.update(GOVBRIEF_DATA_DIR=data_dir, GOVBRIEF_BACKEND="rules")
-    cmd = [
-        sys.executable,
-        "-c",
-        "from service.cli import main; main()",
-        "serve",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except httpx.TransportError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("govbrief serve did not start")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -182,13 +151,11 @@ def main() -> None:
     report = args.report or pick_report()
     text = report.read_text("utf-8")
     use_wrk = args.tool == "wrk" or (args.tool == "auto" and shutil.which("wrk") is not None)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     print(
         f"report: {report.name} ({len(text.encode()) / 1000:.1f} KB, {len(text)} chars); {os.cpu_count()} CPUs"
     )
     with tempfile.TemporaryDirectory(prefix="govbrief-bench-") as data_dir:
-        proc = start_server(port, data_dir)
+        proc, base = start_serve(data_dir)
         try:
             # Warm-up: imports, regex compilation and the first SQLite writes are not what we measure.
             for i in range(5):

@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +21,7 @@ from fake_openai import FakeOpenAI
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from llm_helpers import fake_server, settings_for
+from servers import start_serve
 from typer.testing import CliRunner
 
 from service.api import create_app
@@ -756,35 +754,10 @@ def test_openapi_describes_the_api_with_examples(client: TestClient) -> None:
 # --- the serve command ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_command_runs_the_app(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVBRIEF_")}
-    env.update(GOVBRIEF_DATA_DIR=str(tmp_path), GOVBRIEF_BACKEND="rules")
-    cmd = [
-        sys.executable,
-        "-c",
-        "from service.cli import main; main()",
-        "serve",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc, base = start_serve(tmp_path, timeout=20, capture=True)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                r = httpx.post(f"http://127.0.0.1:{port}/v1/briefs", json={"text": SAMPLE}, timeout=5)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+        r = httpx.post(f"{base}/v1/briefs", json={"text": SAMPLE}, timeout=5)
         assert r.status_code == 201
     finally:
         proc.terminate()

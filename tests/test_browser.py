@@ -11,16 +11,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from conftest import SEEDS_DIR, in_ci, seeds_missing
+from servers import start_serve
 
 from service.ingest import sample_path
 
@@ -50,38 +46,12 @@ sync_api = pytest.importorskip(
 expect = sync_api.expect
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVBRIEF_")}
-    env.update(GOVBRIEF_DATA_DIR=str(tmp_path / "data"), GOVBRIEF_BACKEND="rules")
-    cmd = [
-        sys.executable,
-        "-c",
-        "from service.cli import main; main()",
-        "serve",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=2)
-            break
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("govbrief serve did not start")
-            time.sleep(0.1)
+    try:
+        proc, base = start_serve(tmp_path / "data", timeout=20)
+    except RuntimeError as e:
+        pytest.fail(str(e))
     yield base
     proc.terminate()
     proc.wait(timeout=10)

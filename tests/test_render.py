@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from contract import BRIEF_FIELDS
 
 from service import render
 from service.backends.rules import RulesBackend
@@ -23,18 +24,7 @@ def test_json_round_trips(brief: Brief) -> None:
     text = render.to_json(brief)
     assert Brief.model_validate_json(text) == brief
     data = json.loads(text)
-    assert list(data) == [
-        "schema_version",
-        "source",
-        "report",
-        "overview",
-        "achievements",
-        "problems",
-        "plans",
-        "leadership",
-        "warnings",
-        "provenance",
-    ]
+    assert list(data) == BRIEF_FIELDS
     assert data["source"]["text"] is None  # only with --with-text
     assert "青禾县" in text  # not \\u-escaped
 

@@ -41,7 +41,7 @@ from service.backends.openai_backend import Answer, OpenAIBackend, RunStats
 from service.batch.inputs import BatchInput
 from service.batch.manifest import Fingerprint, now_iso, write_atomic
 from service.batch.progress import BatchProgress, Counters, QuietProgress
-from service.batch.runner import BatchOptions, BatchResult, Job, OutputStore, StopBatch
+from service.batch.runner import BatchOptions, BatchResult, Job, OutputStore, StopBatch, run_info
 from service.document import Document, Extraction
 from service.errors import ConfigError, GovbriefError, LLMError, LLMResponseError
 from service.extract import AnswerFormatError, ChunkResult, Pack, parse_chunk_result
@@ -435,21 +435,9 @@ class OpenAIBatchRun:
             self._save_state(state)
 
     def _run_info(self, interrupted: bool) -> dict[str, Any]:
-        c = self.counters
-        return {
-            "id": self.store.run_id,
-            "via": "openai-batch",
-            "started_at": self._started_at,
-            "updated_at": now_iso(),
-            "inputs": len(self.inputs),
-            "cached": c.cached,
-            "ok": c.ok,
-            "partial": c.partial,
-            "failed": c.failed,
-            "tokens": c.tokens,
-            "elapsed_s": round(c.elapsed(), 3),
-            "interrupted": interrupted,
-        }
+        return run_info(
+            self.store, self.counters, self._started_at, len(self.inputs), interrupted, via="openai-batch"
+        )
 
 
 def _describe(batch: Any) -> str:

@@ -159,6 +159,26 @@ def _fatal(exc: BaseException) -> bool:
 # --- the output folder --------------------------------------------------------------------------
 
 
+def run_info(
+    store: OutputStore, c: Counters, started_at: str, inputs: int, interrupted: bool, **extra: Any
+) -> dict[str, Any]:
+    """The manifest's `last_run`: what every way of running a batch reports, plus its own `extra`."""
+    return {
+        "id": store.run_id,
+        "started_at": started_at,
+        "updated_at": now_iso(),
+        "inputs": inputs,
+        "cached": c.cached,
+        "ok": c.ok,
+        "partial": c.partial,
+        "failed": c.failed,
+        "tokens": c.tokens,
+        "elapsed_s": round(c.elapsed(), 3),
+        "interrupted": interrupted,
+        **extra,
+    }
+
+
 class OutputStore:
     """The batch's output folder: plans resumes, writes briefs and records, rebuilds the summaries."""
 
@@ -468,21 +488,14 @@ class BatchRunner:
         }
 
     def _run_info(self, interrupted: bool, stopped: str | None, abandoned: int) -> dict[str, Any]:
-        c = self.counters
-        return {
-            "id": self.store.run_id,
-            "started_at": self._started_at,
-            "updated_at": now_iso(),
-            "inputs": len(self.inputs),
-            "cached": c.cached,
-            "ok": c.ok,
-            "partial": c.partial,
-            "failed": c.failed,
-            "tokens": c.tokens,
-            "elapsed_s": round(c.elapsed(), 3),
-            "concurrency": self.options.concurrency,
-            "interrupted": interrupted,
-            "stopped": stopped,
-            "abandoned": abandoned,
-            "limiter": self._limiter_info(),
-        }
+        return run_info(
+            self.store,
+            self.counters,
+            self._started_at,
+            len(self.inputs),
+            interrupted,
+            concurrency=self.options.concurrency,
+            stopped=stopped,
+            abandoned=abandoned,
+            limiter=self._limiter_info(),
+        )
