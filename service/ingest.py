@@ -20,13 +20,10 @@ import zipfile
 from collections.abc import Callable, Iterator
 from importlib.resources import files
 from pathlib import Path, PurePath
+from typing import Any
 
 import charset_normalizer
-import docx
-from docx.document import Document as DocxDocument
-from docx.table import Table, _Cell
 from lxml import html as lxml_html
-from pypdf import PdfReader
 
 from service.document import RawText
 from service.errors import (
@@ -366,6 +363,8 @@ def _quiet_pypdf() -> Iterator[None]:
 
 
 def _read_pdf(data: bytes, name: str) -> tuple[str, None]:
+    from pypdf import PdfReader  # here, not at start-up: only PDFs need it (~0.1 s to import)
+
     # pypdf raises a zoo of exception types on damaged files; all of them mean "corrupt" here.
     try:
         with _quiet_pypdf():
@@ -382,6 +381,9 @@ def _read_pdf(data: bytes, name: str) -> tuple[str, None]:
 
 
 def _read_docx(data: bytes, name: str) -> tuple[str, None]:
+    import docx  # here, not at start-up: only .docx files need it
+    from docx.table import Table
+
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as e:  # zip, XML and package errors alike
@@ -389,7 +391,7 @@ def _read_docx(data: bytes, name: str) -> tuple[str, None]:
 
     lines: list[str] = []
 
-    def walk(container: DocxDocument | _Cell) -> None:
+    def walk(container: Any) -> None:  # the document, or a table cell
         for block in container.iter_inner_content():
             if isinstance(block, Table):
                 seen: set[object] = set()
