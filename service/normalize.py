@@ -27,9 +27,13 @@ _SINGLE_CHAR_TOKEN = re.compile(r"(?:^| )\S(?= |$)")
 # A run of spaces with Chinese (or full-width punctuation) on at least one side.
 _SPACE_NEAR_CJK = re.compile(rf"(?<={_CJKISH}) +|(?<=[.、]) +(?={_CJKISH})| +(?={_CJKISH})")
 
-# Heading markers at the start of a line (after bullets are stripped); used to avoid joining.
+# Heading markers at the start of a line (after bullets are stripped): l1 `一、`, l2 `（一）`, l3 `1.`/`1、`
+# (the outline's levels), and `第一章` (never joined to a neighbour, not an outline level).
+NUMERALS = "一二三四五六七八九十"  # Chinese heading numerals, up to 十
+_NUM = NUMERALS
 HEADING_START = re.compile(
-    r"^(?:[一二三四五六七八九十]{1,3}、|（[一二三四五六七八九十]{1,3}）|\d{1,2}(?:\.(?!\d)|、)|第[一二三四五六七八九十]{1,3}[章节部分])"
+    rf"^(?P<marker>(?P<l1>[{_NUM}]{{1,3}}、)|(?P<l2>（[{_NUM}]{{1,3}}）)|(?P<l3>\d{{1,2}}(?:\.(?!\d)|、))"
+    rf"|第[{_NUM}]{{1,3}}[章节部分])"
 )
 _BULLET = re.compile(r"^(?:[-•·▪●◆■□*]|\d{1,2}\))\s*(?=\S)")
 _PAGE_NUMBER = re.compile(

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 
 from service.document import Node, Outline, SectionKind
 from service.meta import extract_meta
-from service.normalize import HEADING_START, is_boilerplate
+from service.normalize import HEADING_START, NUMERALS, is_boilerplate
+from service.segment import boundaries
 
-_NUM = "一二三四五六七八九十"
-_HEADING = re.compile(
-    rf"^(?P<marker>(?P<l1>[{_NUM}]{{1,3}}、)|(?P<l2>（[{_NUM}]{{1,3}}）)|(?P<l3>\d{{1,2}}(?:\.(?!\d)|、)))"
-)
+_NUM = NUMERALS
 _INLINE = re.compile(rf"(?P<num>[{_NUM}]{{1,3}})是")
 # Where an inline marker may stand: paragraph start, after punctuation, or after "我区/我市/我县".
 _INLINE_LEFT = re.compile(r"(?:^|[。；：，、！？]|[我本][区市县镇省州旗])$")
@@ -79,8 +77,8 @@ def _heading_title(text: str, title_start: int, line_end: int) -> int:
 def _heading_nodes(text: str) -> list[Node]:
     nodes: list[Node] = []
     for ln in _lines(text):
-        m = _HEADING.match(ln.text)
-        if not m:
+        m = HEADING_START.match(ln.text)
+        if not m or not (m.group("l1") or m.group("l2") or m.group("l3")):
             continue
         level = 1 if m.group("l1") else 2 if m.group("l2") else 3
         marker = m.group("marker")
@@ -208,23 +206,13 @@ def _set_kind(node: Node, kind: SectionKind) -> None:
         n.kind = kind
 
 
-def _sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    pos = start
-    for m in re.finditer(r"[。！？；]|\n", text[start:end]):
-        stop = start + m.end()
-        yield pos, stop
-        pos = stop
-    if pos < end:
-        yield pos, end
-
-
 def _plans_start(text: str, node: Node, year: int | None) -> int | None:
     """Where the plans begin inside a problems+plans section, or None."""
     for child in node.children:
         if child.level < 4 and (_PLANS.search(child.title) or _PLAN_START.match(child.title)):
             return child.start
     own_end = node.end
-    for s, e in _sentences(text, node.body_start, own_end):
+    for s, e in boundaries(text, node.body_start, own_end):
         sentence = text[s:e].lstrip("\n")
         off = s + (len(text[s:e]) - len(sentence))
         m = re.match(r"^(\d{4})年", sentence)

@@ -14,11 +14,22 @@ from service.document import Sentence
 _END = re.compile(r"[。！？；!?]+[”’」』）》]*|\n")
 
 
+def boundaries(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence ranges covering text[start:end] end to end, untrimmed (the outline reads these too)."""
+    end = len(text) if end is None else end
+    out = []
+    pos = start
+    for m in _END.finditer(text, start, end):
+        out.append((pos, m.end()))
+        pos = m.end()
+    if pos < end:
+        out.append((pos, end))
+    return out
+
+
 def split(text: str) -> list[Sentence]:
     sentences: list[Sentence] = []
-    pos = 0
-
-    def add(start: int, end: int) -> None:
+    for start, end in boundaries(text):
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():
@@ -27,9 +38,4 @@ def split(text: str) -> list[Sentence]:
             sentences.append(
                 Sentence(id=f"s{len(sentences) + 1}", start=start, end=end, text=text[start:end])
             )
-
-    for m in _END.finditer(text):
-        add(pos, m.end())
-        pos = m.end()
-    add(pos, len(text))
     return sentences
