@@ -76,17 +76,20 @@ def test_report_prose_without_title_year_or_headings_is_accepted(sample_report_p
     ids=["heading", "title", "year"],
 )
 def test_short_texts_with_a_report_structure_are_accepted(text: str) -> None:
-    analyze(read_bytes(text.encode(), "short.txt"))
+    doc = analyze(read_bytes(text.encode(), "short.txt"))  # raises NotAReportError if rejected
+    assert "".join(s.text for s in doc.sentences) == text.replace("\n", "")
 
 
 def test_the_sample_and_the_truncated_seeds_are_accepted(
     sample_report_path: Path, seed_paths: list[Path]
 ) -> None:
-    analyze(read_bytes(sample_report_path.read_bytes(), "sample.txt"))
+    # Each analyze() raises NotAReportError if the text is rejected.
+    assert analyze(read_bytes(sample_report_path.read_bytes(), "sample.txt")).meta.year == 2023
     for path in seed_paths:
         text = path.read_text(encoding="utf-8")
         for share in (0.6, 0.3):
-            analyze(read_bytes(text[: int(len(text) * share)].encode(), path.name))
+            doc = analyze(read_bytes(text[: int(len(text) * share)].encode(), path.name))
+            assert doc.outline.nodes, f"{path.name} cut to {share:.0%}: no section found"
 
 
 # --- the plans section is one paragraph, then page furniture ----------------------------------------

@@ -7,7 +7,7 @@ import pytest
 
 from service.backends.rules import RulesBackend
 from service.categorize import is_section_word
-from service.document import Document, Node, RawText, SectionKind
+from service.document import Document, RawText
 from service.merge import default_overview
 from service.models import Brief
 from service.pipeline import analyze, summarize_document
@@ -181,23 +181,18 @@ def test_a_generic_intro_is_dropped_when_a_plan_follows() -> None:
     ids=["signature-and-site-footer", "party-signature-and-notes"],
 )
 def test_signature_date_and_footer_lines_are_never_items(closing: str) -> None:
-    """Even when the outline leaves them inside the plans section, closing lines are not plans, and
-    the lone plans paragraph before them is still the plan."""
+    """The outline cuts closing matter off the last section, so the lone plans paragraph before it is
+    the one plan, and no signature, date or footer line becomes an item anywhere."""
     plan = "2022年，我县将继续深入推进法治政府建设，加强学习，规范执法。"
-    doc = _doc(
-        HEAD
-        + "二、存在问题\n一是法治意识不强；二是执法力量不足。\n三、下一步工作安排\n"
-        + plan
-        + "\n"
-        + closing
+    brief = _brief(
+        "二、存在问题\n一是法治意识不强；二是执法力量不足。\n三、下一步工作安排\n" + plan + "\n" + closing
     )
-    start = doc.text.index(plan)
-    section = Node(
-        level=1, marker="", title="", start=start, end=len(doc.text), title_start=start, title_end=start,
-        body_start=start, kind=SectionKind.plans,
-    )  # fmt: skip
-    drafts = RulesBackend()._enumerated(doc, section, "plans")
-    assert [doc.text[s:e] for d in drafts for s, e in d.ranges] == [plan]
+    assert _quotes(brief, "plans") == [plan]
+    quoted = " ".join(
+        span.quote for items in brief.sections().values() for item in items for span in item.evidence
+    )
+    for line in closing.strip().splitlines():
+        assert line.strip() not in quoted
 
 
 # --- the default overview ---------------------------------------------------------------------------

@@ -36,16 +36,6 @@ _MARKER = re.compile(
     r"(?P<circled>[①-⑳])|[（(](?P<paren>\d{1,2})[）)]|(?<![\d.．A-Za-z])(?P<half>\d{1,2})[)）]"
 )
 _MARKER_LEFT = "：:；;。，,、！？ \n"
-# Signature, date and page-footer lines (defence in depth: the outline cuts the closing off too).
-_FOOTER = re.compile(
-    r"版权所有|ICP备|主办单位|承办单位|网站标识码|公网安备|公安备案|技术支持|此件公开发布|"
-    r"^(?:抄送|抄报|相关附件|附件)[：:]|^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*印发$"
-)
-_DATE_ONLY = re.compile(r"^\d{4}\s*年?\s*\d{1,2}\s*月?\s*\d{1,2}\s*日$|^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
-_ORG_ONLY = re.compile(
-    r"^(?:中共|中国共产党)?[\u4e00-\u9fff（）()]{0,30}[省市县区州旗镇乡][\u4e00-\u9fff（）()]{0,30}"
-    r"(?:人民政府|政府|委员会|办公室|党委|党组|[省市县区州]委|局|厅)(?:\s*\d{4}\s*年?\s*\d{1,2}\s*月?\s*\d{1,2}\s*日)?$"
-)
 _SENTENCE = re.compile(r"[^。！？\n]+[。！？]?")
 _SENTENCE_END = re.compile(r"[。！？]")
 _TITLE_MAX = 30
@@ -92,7 +82,7 @@ class RulesBackend:
         self, doc: Document, node: Node, section: str, category: Category | None = None
     ) -> DraftItem:
         text = doc.text
-        body_start, body_end = _trim(text, node.body_start, _before_footer(text, node.body_start, node.end))
+        body_start, body_end = _trim(text, node.body_start, node.end)
         while body_start < body_end and text[body_start] in "。！？：":  # "三是加强宣传。围绕……"
             body_start += 1
         first = _SENTENCE.match(text, body_start, body_end) if body_start < body_end else None
@@ -151,7 +141,7 @@ class RulesBackend:
         units: list[tuple[list[DraftItem], bool]] = []  # (items, a droppable generic paragraph)
         for s, e in _paragraphs(text, start, end):
             para = text[s:e]
-            if para.endswith(("：", ":")) or _is_footer(para):
+            if para.endswith(("：", ":")):
                 continue  # an intro to what follows; a signature, date or page footer
             listed = self._list(doc, section, s, e)
             if listed is not None:
@@ -263,21 +253,6 @@ def _container_start(text: str, node: Node) -> int | None:
     if m and is_section_word(m.group(1)) and not node.children:
         return node.title_start + m.end()
     return None
-
-
-def _is_footer(para: str) -> bool:
-    """An organ's name alone, a date alone, or a page-footer line: never an item."""
-    line = para.strip()
-    return bool(_FOOTER.search(line) or _DATE_ONLY.match(line) or (len(line) <= 60 and _ORG_ONLY.match(line)))
-
-
-def _before_footer(text: str, start: int, end: int) -> int:
-    """`end` moved back over trailing signature, date and footer lines."""
-    for s, e in reversed(_paragraphs(text, start, end)):
-        if not _is_footer(text[s:e]):
-            return max(e, start)
-        end = s
-    return max(end, start)
 
 
 def _sentence_end(text: str, pos: int, end: int) -> int:
