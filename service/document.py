@@ -25,6 +25,7 @@ class RawText:
     format: str  # txt | md | html | pdf | docx
     sha256: str  # of the raw bytes
     encoding: str | None = None
+    warnings: tuple[str, ...] = ()  # what reading it had to work around (replaced bytes)
 
 
 class SectionKind(StrEnum):
@@ -76,11 +77,13 @@ class Outline:
         path: list[Node] = []
         level = self.nodes
         while True:
-            hit = next((n for n in level if n.start <= offset < n.end), None)
-            if hit is None:
+            # Siblings are in document order and disjoint: bisect, or chunking every sentence of a
+            # long report would scan every section (quadratic in the report's length).
+            i = bisect.bisect_right(level, offset, key=lambda n: n.start) - 1
+            if i < 0 or not level[i].start <= offset < level[i].end:
                 return path
-            path.append(hit)
-            level = hit.children
+            path.append(level[i])
+            level = level[i].children
 
     def kind_at(self, offset: int) -> SectionKind:
         path = self.path_at(offset)
@@ -122,6 +125,7 @@ class Document:
     outline: Outline
     sentences: list[Sentence]
     chunks: list[Chunk]
+    warnings: list[str] = field(default_factory=list)  # from reading the file, for the brief
     _starts: list[int] = field(default_factory=list, repr=False)
     _by_id: dict[str, Sentence] = field(default_factory=dict, repr=False)
 
@@ -138,14 +142,10 @@ class Document:
 
     def sentences_between(self, start: int, end: int) -> list[Sentence]:
         """Sentences overlapping [start, end)."""
+        # Sentences are ordered and disjoint: bisect both ends, so the cost is the answer's size.
         i = max(bisect.bisect_right(self._starts, start) - 1, 0)
-        out = []
-        for s in self.sentences[i:]:
-            if s.start >= end:
-                break
-            if s.end > start:
-                out.append(s)
-        return out
+        j = bisect.bisect_left(self._starts, end, lo=i)
+        return [s for s in self.sentences[i:j] if s.end > start]
 
     def span(self, start: int, end: int) -> Span:
         """An exact evidence span over [start, end) with the ids of the sentences it touches."""

@@ -44,6 +44,12 @@ class DecodeError(InputError):
     pass
 
 
+class TooLargeError(InputError):
+    """Over one of the limits on what an input may cost (unpacked size, pages, characters)."""
+
+    status_code = 413
+
+
 class NotAReportError(InputError):
     """Readable text, but nothing that looks like report prose (e.g. only a navigation bar)."""
 

@@ -189,7 +189,8 @@ def chunk_result_schema_json() -> str:
 
 REPORT_OPEN = "<report>"
 REPORT_CLOSE = "</report>"
-_DELIM_RE = re.compile(r"<\s*/?\s*report\s*>", re.IGNORECASE)
+#: The tags that open and close a prompt's data block (extract: report; overview: items).
+_DELIM_RE = re.compile(r"<\s*/?\s*(?:report|items)\s*>", re.IGNORECASE)
 
 #: How the pipeline's guess at a chunk's section is shown to the model (a hint, not a rule).
 SECTION_HINTS: dict[SectionKind, str] = {
@@ -253,7 +254,8 @@ def pack_chunks(chunks: list[Chunk], max_tokens: int) -> list[Pack]:
     return [Pack("+".join(c.id for c in group), group) for group in packs]
 
 
-def _display(text: str) -> str:
+def as_data(text: str) -> str:
+    """Report text (or text made from it) as it may appear inside a prompt's data block: one line."""
     # A report that contains our own delimiter could close the data block early and speak as the
     # user; full-width brackets keep the words visible but harmless.
     text = _DELIM_RE.sub(lambda m: m.group().replace("<", "＜").replace(">", "＞"), text)
@@ -262,11 +264,11 @@ def _display(text: str) -> str:
 
 def render_chunk(chunk: Chunk) -> str:
     """The chunk as numbered sentences, one a line: `[s12] 句子`. Ids are the document's own."""
-    return "\n".join(f"[{s.id}] {_display(s.text)}" for s in chunk.sentences if s.text.strip())
+    return "\n".join(f"[{s.id}] {as_data(s.text)}" for s in chunk.sentences if s.text.strip())
 
 
 def heading_path_text(chunk: Chunk) -> str:
-    return " > ".join(_display(h) for h in chunk.heading_path if h.strip())
+    return " > ".join(as_data(h) for h in chunk.heading_path if h.strip())
 
 
 def render_parts(pack: Pack) -> list[dict[str, str]]:

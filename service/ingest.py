@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
 import hashlib
 import io
 import logging
 import os
 import re
+import struct
 import tempfile
 import warnings
 import zipfile
@@ -32,8 +34,10 @@ from service.errors import (
     EmptyReportError,
     FileMissingError,
     InputError,
+    TooLargeError,
     UnsupportedFormatError,
 )
+from service.settings import Settings, get_settings
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx"}
 
@@ -70,7 +74,35 @@ _HTML_START = re.compile(
 _REAL_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}")
 
 
-def read_path(path: str | os.PathLike[str]) -> RawText:
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one input may cost; each is checked before the step it protects (see Settings)."""
+
+    max_docx_uncompressed_bytes: int = 64 * 1024 * 1024
+    max_docx_ratio: float = 100.0
+    max_pdf_pages: int = 2000
+    max_text_chars: int = 10_000_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)})
+
+
+#: A .docx smaller than this unpacked is never refused for its compression ratio: tiny parts of
+#: repeated XML compress well and cost nothing.
+_RATIO_FLOOR_BYTES = 8 * 1024 * 1024
+#: A .docx holds tens of parts; a zip directory of millions of entries is itself a bomb.
+_MAX_ZIP_ENTRIES = 10_000
+
+
+@dataclasses.dataclass
+class _Job:
+    name: str
+    limits: Limits
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+def read_path(path: str | os.PathLike[str], limits: Limits | None = None) -> RawText:
     name = os.fspath(path)
     p = Path(name)
     if not p.exists():
@@ -85,12 +117,13 @@ def read_path(path: str | os.PathLike[str]) -> RawText:
         raise InputError(name, "permission denied") from None
     except OSError as e:
         raise InputError(name, f"cannot be read ({e.strerror or e})") from None
-    return _read(data, name, p.name)
+    return _read(data, _Job(name, limits or Limits.from_settings(get_settings())), p.name)
 
 
-def read_bytes(data: bytes, filename: str) -> RawText:
+def read_bytes(data: bytes, filename: str, limits: Limits | None = None) -> RawText:
     """An upload: `filename` only hints at the format (it may be empty); the content decides."""
-    return _read(data, filename or "<upload>", PurePath(filename or "").name)
+    job = _Job(filename or "<upload>", limits or Limits.from_settings(get_settings()))
+    return _read(data, job, PurePath(filename or "").name)
 
 
 def sample_path() -> Path:
@@ -105,16 +138,28 @@ def sample_path() -> Path:
     return target
 
 
-def _read(data: bytes, name: str, basename: str) -> RawText:
+def _read(data: bytes, job: _Job, basename: str) -> RawText:
+    name = job.name
     if not data:
         raise EmptyReportError(name, "empty file (0 bytes)")
-    fmt = _format_of(data, name, _suffix(basename))
-    text, encoding = _DECODERS[fmt](data, name)
+    fmt = _format_of(data, job, _suffix(basename))
+    text, encoding = _DECODERS[fmt](data, job)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise EmptyReportError(name, f"no text in this {fmt} file")
+    if len(text) > job.limits.max_text_chars:
+        raise TooLargeError(
+            name,
+            f"{len(text):,} characters of text, over the limit of {job.limits.max_text_chars:,} "
+            "(GOVBRIEF_MAX_TEXT_CHARS)",
+        )
     return RawText(
-        path=name, text=text, format=fmt, sha256=hashlib.sha256(data).hexdigest(), encoding=encoding
+        path=name,
+        text=text,
+        format=fmt,
+        sha256=hashlib.sha256(data).hexdigest(),
+        encoding=encoding,
+        warnings=tuple(job.warnings),
     )
 
 
@@ -123,9 +168,10 @@ def _suffix(basename: str) -> str:
     return suffix.lower() if _REAL_SUFFIX.fullmatch(suffix) else ""
 
 
-def _format_of(data: bytes, name: str, suffix: str) -> str:
+def _format_of(data: bytes, job: _Job, suffix: str) -> str:
     """The content wins over the suffix: uploads and saved web pages are often misnamed."""
-    sniffed = _sniff(data)
+    name = job.name
+    sniffed = _sniff(data, job)
     if sniffed == "doc":
         raise UnsupportedFormatError(name, "legacy Word .doc (OLE) file; save it as .docx, .pdf or .txt")
     if sniffed == "zip":
@@ -143,7 +189,7 @@ def _format_of(data: bytes, name: str, suffix: str) -> str:
     return "txt"
 
 
-def _sniff(data: bytes) -> str | None:
+def _sniff(data: bytes, job: _Job) -> str | None:
     head = data[:2048]
     # Readers accept junk before the header, so look a little further than byte 0.
     if b"%PDF-" in head[:1024] and (data.lstrip().startswith(b"%PDF-") or b"%%EOF" in data[-2048:]):
@@ -151,9 +197,13 @@ def _sniff(data: bytes) -> str | None:
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "doc"
     if head.startswith(b"PK\x03\x04"):
+        _check_zip_entries(data, job.name)
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
-                return "docx" if "word/document.xml" in z.namelist() else "zip"
+                if "word/document.xml" not in z.namelist():
+                    return "zip"
+                _check_unpacked_size(z, len(data), job)
+                return "docx"
         except zipfile.BadZipFile:
             return "zip"
     if head.startswith(codecs.BOM_UTF8):
@@ -163,11 +213,64 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
+def _check_zip_entries(data: bytes, name: str) -> None:
+    """The entry count from the end-of-directory record, before `zipfile` builds an object for each."""
+    eocd = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if eocd < 0 or eocd + 22 > len(data):
+        return  # not a readable zip: zipfile says so
+    (entries,) = struct.unpack_from("<H", data, eocd + 10)
+    if entries > _MAX_ZIP_ENTRIES:  # 0xFFFF (zip64) included: no .docx needs that many parts
+        raise TooLargeError(
+            name, f"zip archive of {entries:,}+ entries, over the limit of {_MAX_ZIP_ENTRIES:,}"
+        )
+
+
+def _check_unpacked_size(z: zipfile.ZipFile, packed: int, job: _Job) -> None:
+    """A decompression bomb is refused from the zip directory, before anything is unpacked. The
+    sizes it declares are binding: zipfile stops reading a part at its declared size (and fails
+    its CRC check), so a part cannot unpack to more than the directory says."""
+    unpacked = sum(info.file_size for info in z.infolist())
+    limits = job.limits
+    if unpacked > limits.max_docx_uncompressed_bytes:
+        raise TooLargeError(
+            job.name,
+            f".docx unpacks to {_size(unpacked)}, over the limit of {_size(limits.max_docx_uncompressed_bytes)} "
+            "(GOVBRIEF_MAX_DOCX_UNCOMPRESSED_BYTES)",
+        )
+    ratio = unpacked / max(packed, 1)
+    if unpacked > _RATIO_FLOOR_BYTES and ratio > limits.max_docx_ratio:
+        raise TooLargeError(
+            job.name,
+            f".docx unpacks to {ratio:.0f}× its size, over the limit of {limits.max_docx_ratio:g}× "
+            "(GOVBRIEF_MAX_DOCX_RATIO)",
+        )
+
+
+def _verify_parts(data: bytes) -> None:
+    """Unpack every part a megabyte at a time, checking its CRC, before python-docx reads any.
+
+    zipfile stops a part at the size the directory declares, but a whole-part read asks zlib for
+    up to 2 GiB at once and only then cuts it: a part whose directory entry understates its size
+    would be unpacked in full in memory first. Read in steps, a liar fails its CRC check at its
+    declared size (BadZipFile) having cost a megabyte.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for info in z.infolist():
+            with z.open(info) as part:
+                while part.read(1 << 20):
+                    pass
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n:,} bytes"
+
+
 def _supported() -> str:
     return ", ".join(sorted(SUPPORTED_SUFFIXES))
 
 
-def _decode_text(data: bytes, name: str) -> tuple[str, str]:
+def _decode_text(data: bytes, job: _Job) -> tuple[str, str]:
+    name = job.name
     for bom, codec, label in _BOMS:
         if data.startswith(bom):
             try:
@@ -179,13 +282,13 @@ def _decode_text(data: bytes, name: str) -> tuple[str, str]:
     try:
         text, encoding = data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        text, encoding = _decode_legacy(data, name)
+        text, encoding = _decode_legacy(data, job)
     if len(_CONTROL.findall(text[:20000])) > 8:
         raise BinaryDataError(name, "binary data (control characters), not text")
     return text, encoding
 
 
-def _decode_legacy(data: bytes, name: str) -> tuple[str, str]:
+def _decode_legacy(data: bytes, job: _Job) -> tuple[str, str]:
     try:
         gb = data.decode("gb18030")
     except UnicodeDecodeError:
@@ -194,12 +297,36 @@ def _decode_legacy(data: bytes, name: str) -> tuple[str, str]:
     # yields mostly Chinese, we trust it over charset-normalizer's guesses on short texts.
     if gb is not None and _mostly_cjk(gb):
         return gb, "gb18030"
+    if gb is None:
+        lenient = _gb18030_with_replacements(data, job)
+        if lenient is not None:
+            return lenient, "gb18030"
     best = charset_normalizer.from_bytes(data).best()
     if best is None:
-        raise BinaryDataError(name, "undecodable bytes (not UTF-8, GB18030 or any known text encoding)")
+        raise BinaryDataError(job.name, "undecodable bytes (not UTF-8, GB18030 or any known text encoding)")
     if gb is not None and best.encoding.lower() in _CHINESE_LEGACY:
         return gb, "gb18030"
     return str(best), best.encoding
+
+
+#: A GB18030 text is read with replacements (as a browser or editor shows it) when at most this
+#: share of its bytes are undecodable; past it, the file is not GB text with a flaw.
+_MAX_BAD_BYTE_SHARE = 0.01
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
+
+
+def _gb18030_with_replacements(data: bytes, job: _Job) -> str | None:
+    """A GB text with a few corrupt bytes (a truncated download, a bad copy): each run of bad
+    bytes becomes one U+FFFD, and the brief's warnings say how many bytes were replaced."""
+    text = data.decode("gb18030", errors="surrogateescape")  # a bad byte → one lone surrogate
+    bad = sum(len(run) for run in _ESCAPED_BYTES.findall(text))
+    if bad > _MAX_BAD_BYTE_SHARE * len(data):
+        return None
+    text = _ESCAPED_BYTES.sub("\ufffd", text)
+    if not _mostly_cjk(text.replace("\ufffd", "")):
+        return None
+    job.warnings.append(f"{bad} undecodable byte(s) in the GB18030 text were replaced with \ufffd")
+    return text
 
 
 def _mostly_cjk(text: str) -> bool:
@@ -213,7 +340,7 @@ def _mostly_cjk(text: str) -> bool:
     return cjk >= 0.8 * len(non_ascii)
 
 
-def _decode_html_bytes(data: bytes, name: str) -> tuple[str, str]:
+def _decode_html_bytes(data: bytes, job: _Job) -> tuple[str, str]:
     """Honor a meta charset (gbk pages are common), but fall back to detection when it lies.
 
     Valid UTF-8 with Chinese in it is almost never GBK, while pages saying gb2312 but served as
@@ -232,14 +359,14 @@ def _decode_html_bytes(data: bytes, name: str) -> tuple[str, str]:
                 return data.decode(encoding), encoding
             except (LookupError, UnicodeDecodeError):
                 pass
-    return _decode_text(data, name)
+    return _decode_text(data, job)
 
 
-def _read_html(data: bytes, name: str) -> tuple[str, str]:
+def _read_html(data: bytes, job: _Job) -> tuple[str, str]:
     # Imported here: trafilatura (and lxml) cost ~0.3 s at start-up, and only HTML needs them.
     import trafilatura
 
-    markup, encoding = _decode_html_bytes(data, name)
+    markup, encoding = _decode_html_bytes(data, job)
     # Plain-text output keeps one paragraph (or heading, or <br> line) per line; favor_recall keeps
     # the short lines (headings, 一是… points) that precision mode drops; no dedup across calls.
     # Tables stay in (a report may hold a data table), but a page laid out with tables would come
@@ -305,7 +432,7 @@ def _unwrap_layout_tables(markup: str) -> str:
     if "<table" not in markup.lower():
         return markup
     try:
-        root = lxml_html.document_fromstring(markup)
+        root = lxml_html.document_fromstring(markup, parser=_deep_parser())
     except Exception:  # lxml raises several types (ParserError, ValueError) for junk input
         return markup
     layout = [t for t in root.iter("table") if _is_layout_table(t)]
@@ -331,9 +458,15 @@ _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _BLOCK_TAGS = ("p", "div", "br", "li", "tr", "td", "th", "table", "section", "article", "pre", *_HEADINGS)
 
 
+def _deep_parser(encoding: str | None = None) -> lxml_html.HTMLParser:
+    """libxml2 stops building the tree 256 elements deep unless told otherwise (huge_tree), and the
+    text below is lost; generated pages nest that deep."""
+    return lxml_html.HTMLParser(encoding=encoding, huge_tree=True)
+
+
 def _html_fallback_text(markup: str) -> str:
     """Trafilatura gives up on tiny or odd pages; then take every text node outside page chrome."""
-    parser = lxml_html.HTMLParser(encoding="utf-8")
+    parser = _deep_parser("utf-8")
     try:
         root = lxml_html.document_fromstring(markup.encode("utf-8"), parser=parser)
     except Exception:  # lxml raises several types (ParserError, ValueError) for junk input
@@ -362,7 +495,7 @@ def _quiet_pypdf() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _read_pdf(data: bytes, name: str) -> tuple[str, None]:
+def _read_pdf(data: bytes, job: _Job) -> tuple[str, None]:
     from pypdf import PdfReader  # here, not at start-up: only PDFs need it (~0.1 s to import)
 
     # pypdf raises a zoo of exception types on damaged files; all of them mean "corrupt" here.
@@ -370,9 +503,12 @@ def _read_pdf(data: bytes, name: str) -> tuple[str, None]:
         with _quiet_pypdf():
             reader = PdfReader(io.BytesIO(data))
             locked = reader.is_encrypted and not reader.decrypt("")
-            pages = [] if locked else [page.extract_text() or "" for page in reader.pages]
+            pages = [] if locked else _pdf_pages_text(reader, job)
+    except TooLargeError:
+        raise
     except Exception as e:
-        raise DecodeError(name, f"corrupt PDF ({_one_line(e)})") from None
+        raise DecodeError(job.name, f"corrupt PDF ({_one_line(e)})") from None
+    name = job.name
     if locked:
         raise DecodeError(name, "encrypted PDF (needs a password)")
     if not any(page.strip() for page in pages):
@@ -380,11 +516,32 @@ def _read_pdf(data: bytes, name: str) -> tuple[str, None]:
     return "\n".join(page.rstrip("\n") for page in pages), None
 
 
-def _read_docx(data: bytes, name: str) -> tuple[str, None]:
+def _pdf_pages_text(reader: Any, job: _Job) -> list[str]:
+    """Each page's text, refusing a file over the page limit before extracting any (the page tree's
+    declared /Count first, then the pages themselves, in case the count lies)."""
+    limit = job.limits.max_pdf_pages
+    message = f"over the limit of {limit:,} pages (GOVBRIEF_MAX_PDF_PAGES)"
+    try:
+        declared = int(reader.trailer["/Root"]["/Pages"]["/Count"])
+    except Exception:  # a damaged tree: pypdf may still find the pages
+        declared = 0
+    if declared > limit:
+        raise TooLargeError(job.name, f"PDF of {declared:,} pages, {message}")
+    texts = []
+    for i, page in enumerate(reader.pages):
+        if i >= limit:
+            raise TooLargeError(job.name, f"PDF of more pages than it declares, {message}")
+        texts.append(page.extract_text() or "")
+    return texts
+
+
+def _read_docx(data: bytes, job: _Job) -> tuple[str, None]:
+    name = job.name
     import docx  # here, not at start-up: only .docx files need it
     from docx.table import Table
 
     try:
+        _verify_parts(data)
         document = docx.Document(io.BytesIO(data))
     except Exception as e:  # zip, XML and package errors alike
         raise DecodeError(name, f"corrupt .docx ({_one_line(e)})") from None
@@ -413,7 +570,7 @@ def _one_line(e: Exception) -> str:
     return f"{type(e).__name__}: {first}"[:200]
 
 
-_DECODERS: dict[str, Callable[[bytes, str], tuple[str, str | None]]] = {
+_DECODERS: dict[str, Callable[[bytes, _Job], tuple[str, str | None]]] = {
     "txt": _decode_text,
     "md": _decode_text,
     "html": _read_html,

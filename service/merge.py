@@ -9,43 +9,106 @@ from service.document import Document, SectionKind
 from service.models import CATEGORY_LABELS_ZH, SECTION_NAMES, Item, Span
 
 _SIMILAR = 88  # rapidfuzz ratio above which two items of one section say the same thing
+#: The fuzzy (same words) check looks at this many items kept last in a section, not at all of
+#: them: near-duplicates come from neighbouring chunks, and comparing with every kept item made the
+#: merge quadratic in the report's length.
+NEIGHBOURS = 16
+#: Evidence is indexed by position in buckets of this many characters, so that an item is checked
+#: for shared evidence only against the kept items whose evidence lies where its own does.
+_BUCKET = 2048
+
+
+def _union(spans: list[Span]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted((x.start, x.end) for x in spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
 
 
 def _overlap(a: list[Span], b: list[Span]) -> float:
-    """Share of the shorter evidence that the other evidence covers."""
-    if min(x.start for x in a) >= max(y.end for y in b) or min(y.start for y in b) >= max(x.end for x in a):
-        return 0.0  # far apart: the usual case, decided without comparing every pair
-    inter = sum(max(0, min(x.end, y.end) - max(x.start, y.start)) for x in a for y in b)
-    shorter = min(sum(x.end - x.start for x in a), sum(y.end - y.start for y in b)) or 1
+    """Share of the shorter evidence that the other evidence covers (one sweep over both)."""
+    ua, ub = _union(a), _union(b)
+    inter, i, j = 0, 0, 0
+    while i < len(ua) and j < len(ub):
+        lo, hi = max(ua[i][0], ub[j][0]), min(ua[i][1], ub[j][1])
+        inter += max(0, hi - lo)
+        if ua[i][1] <= ub[j][1]:
+            i += 1
+        else:
+            j += 1
+    shorter = min(sum(e - s for s, e in ua), sum(e - s for s, e in ub)) or 1
     return inter / shorter
 
 
 def _same(a: Item, b: Item) -> bool:
     if _overlap(a.evidence, b.evidence) >= 0.6:
         return True
-    return fuzz.ratio(a.title + a.summary, b.title + b.summary) >= _SIMILAR
+    return fuzz.ratio(a.title + a.summary, b.title + b.summary, score_cutoff=_SIMILAR) >= _SIMILAR
 
 
-def _absorb(into: Item, other: Item) -> None:
-    seen = {(s.start, s.end) for s in into.evidence}
-    into.evidence += [s for s in other.evidence if (s.start, s.end) not in seen]
-    into.evidence.sort(key=lambda s: s.start)
-    have = {(m.evidence.start, m.evidence.end) for m in into.metrics}
-    into.metrics += [m for m in other.metrics if (m.evidence.start, m.evidence.end) not in have]
+class _Section:
+    """The items kept for one section, their evidence indexed by position."""
+
+    def __init__(self) -> None:
+        self.kept: list[Item] = []
+        self.buckets: dict[int, list[int]] = {}  # bucket → indexes into `kept`
+        self.spans: list[set[tuple[int, int]]] = []  # per kept item: its evidence, for absorbing
+        self.metrics: list[set[tuple[int, int]]] = []
+
+    def add(self, item: Item) -> None:
+        self.kept.append(item)
+        self.spans.append({(s.start, s.end) for s in item.evidence})
+        self.metrics.append({(m.evidence.start, m.evidence.end) for m in item.metrics})
+        self._index(len(self.kept) - 1, item.evidence)
+
+    def _index(self, k: int, spans: list[Span]) -> None:
+        for s in spans:
+            for b in range(s.start // _BUCKET, (max(s.end, s.start + 1) - 1) // _BUCKET + 1):
+                ids = self.buckets.setdefault(b, [])
+                if not ids or ids[-1] != k:
+                    ids.append(k)
+
+    def candidates(self, item: Item) -> list[int]:
+        """Kept items whose evidence shares a bucket with the item's, and the last few kept; in the
+        order they were kept, so the first twin found is the one the full scan would find."""
+        found = set(range(max(0, len(self.kept) - NEIGHBOURS), len(self.kept)))
+        for s in item.evidence:
+            for b in range(s.start // _BUCKET, (max(s.end, s.start + 1) - 1) // _BUCKET + 1):
+                found.update(self.buckets.get(b, ()))
+        return sorted(found)
+
+    def absorb(self, k: int, other: Item) -> None:
+        into = self.kept[k]
+        new = [s for s in other.evidence if (s.start, s.end) not in self.spans[k]]
+        self.spans[k].update((s.start, s.end) for s in new)
+        into.evidence += new
+        self._index(k, new)
+        have = self.metrics[k]
+        for m in other.metrics:
+            key = (m.evidence.start, m.evidence.end)
+            if key not in have:
+                have.add(key)
+                into.metrics.append(m)
 
 
 def merge(items: list[tuple[str, Item]]) -> dict[str, list[Item]]:
-    sections: dict[str, list[Item]] = {name: [] for name in SECTION_NAMES}
-    for section, item in items:
-        bucket = sections.setdefault(section, [])
-        twin = next((kept for kept in bucket if _same(kept, item)), None)
+    sections: dict[str, _Section] = {name: _Section() for name in SECTION_NAMES}
+    for name, item in items:
+        section = sections.setdefault(name, _Section())
+        twin = next((k for k in section.candidates(item) if _same(section.kept[k], item)), None)
         if twin is None:
-            bucket.append(item)
+            section.add(item)
         else:
-            _absorb(twin, item)
-    for bucket in sections.values():
-        bucket.sort(key=lambda it: it.evidence[0].start)
-    return sections
+            section.absorb(twin, item)
+    out: dict[str, list[Item]] = {}
+    for name, section in sections.items():
+        for item in section.kept:
+            item.evidence.sort(key=lambda s: s.start)
+        out[name] = sorted(section.kept, key=lambda it: it.evidence[0].start)
+    return out
 
 
 _SECTION_ZH = {

@@ -42,7 +42,13 @@ def analyze(raw: RawText, *, chunk_max_tokens: int = 1500) -> Document:
     sentences = segment.split(text)
     chunks = chunk_stage.make_chunks(text, tree, sentences, max_tokens=chunk_max_tokens)
     return Document(
-        path=raw.path, sha256=raw.sha256, text=text, outline=tree, sentences=sentences, chunks=chunks
+        path=raw.path,
+        sha256=raw.sha256,
+        text=text,
+        outline=tree,
+        sentences=sentences,
+        chunks=chunks,
+        warnings=list(raw.warnings),
     )
 
 
@@ -66,7 +72,12 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
     chunk_ids = {c.id: {s.id for s in c.sentences} for c in doc.chunks}
     items, warnings = ground.ground(doc, extraction.drafts, chunk_sentence_ids=chunk_ids)
     sections = merge.merge(items)
-    warnings = [*extraction.warnings, *warnings, *merge.missing_section_warnings(doc, sections)]
+    warnings = [
+        *doc.warnings,
+        *extraction.warnings,
+        *warnings,
+        *merge.missing_section_warnings(doc, sections),
+    ]
     overview = extraction.overview or merge.default_overview(doc, sections)
     usage = extraction.usage
     return Brief(

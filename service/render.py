@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 from service.metrics import format_number
 from service.models import CATEGORY_LABELS_ZH, Brief, Item, ReportMeta, Span
 
+#: Characters that are Markdown syntax anywhere in a line: escaped with a backslash (CommonMark
+#: takes any backslash-escaped ASCII punctuation literally). `<` `>` `&` become entities, so no raw
+#: HTML, autolink or entity can appear.
+_INLINE = frozenset("\\`*_[]!")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+#: At the start of a line these open a block (heading, list, quote, setext underline, fence, table).
+_LINE_START = frozenset("#+-=>|~:`*_")
+_ORDERED_MARKER = re.compile(r"^(\d{1,9})([.)])")
+
 
 def _md(text: str) -> str:
-    """Report text as Markdown text: no raw HTML (a report may contain `<script>`), no line breaks
-    that would end a list item, and Markdown's emphasis/link characters taken literally."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Outside text (report text, file names, metadata, model names) as Markdown text: one line,
+    no raw HTML, no emphasis, link, code span or block marker — it reads as it was written."""
     text = " ".join(text.split())
-    return "".join("\\" + ch if ch in "*_`[]" else ch for ch in text)
+    out = "".join(_ENTITIES.get(ch) or ("\\" + ch if ch in _INLINE else ch) for ch in text)
+    if out[:1] in _LINE_START:
+        out = "\\" + out
+    return _ORDERED_MARKER.sub(r"\1\\\2", out, count=1)
 
 
 def to_json(brief: Brief, *, indent: int | None = 2) -> str:
@@ -25,7 +38,7 @@ def _cite(span: Span) -> str:
 
 
 def _item(n: int, item: Item) -> list[str]:
-    lines = [f"{n}. **{_md(item.title)}**（{CATEGORY_LABELS_ZH[item.category]}）"]
+    lines = [f"{n}. **{_md(item.title) or '（无标题）'}**（{CATEGORY_LABELS_ZH[item.category]}）"]
     if item.summary and item.summary != item.title:
         lines.append(f"   {_md(item.summary)}")
     for m in item.metrics:
@@ -74,10 +87,11 @@ def to_markdown(brief: Brief) -> str:
     p = brief.provenance
     lines += [
         "---",
-        f"来源：`{brief.source.path}`（sha256 {brief.source.sha256[:12]}，{brief.source.chars} 字）；"
-        f"后端 {p.backend}"
-        + (f"，模型 {p.model}" if p.model else "")
-        + (f"，提示词 {p.prompt_id}@{p.prompt_version}" if p.prompt_id else ""),
+        # The path is text, not a code span: a file name may hold backticks (and anything else).
+        f"来源：{_md(brief.source.path)}（sha256 {_md(brief.source.sha256[:12])}，{brief.source.chars} 字）；"
+        f"后端 {_md(p.backend)}"
+        + (f"，模型 {_md(p.model)}" if p.model else "")
+        + (f"，提示词 {_md(p.prompt_id)}@{_md(p.prompt_version or '')}" if p.prompt_id else ""),
         "",
     ]
     # One blank line between blocks, however the pieces were joined.

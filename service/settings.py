@@ -62,6 +62,18 @@ class Settings(BaseSettings):
     # --- pipeline ---
     chunk_max_tokens: int = Field(default=1500, ge=100)
 
+    # --- what one input may cost (checked before the expensive step; see service/ingest.py) ---
+    max_docx_uncompressed_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="Sum of a .docx's unpacked parts, read from its zip directory",
+    )
+    max_docx_ratio: float = Field(
+        default=100.0, gt=0, description="Unpacked ÷ packed size of a .docx, once it unpacks to over 8 MiB"
+    )
+    max_pdf_pages: int = Field(default=2000, ge=1)
+    max_text_chars: int = Field(default=10_000_000, ge=1, description="Characters of text after extraction")
+
     # --- cache and data ---
     cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("govbrief")))
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("govbrief")))

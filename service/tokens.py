@@ -19,4 +19,5 @@ def encoding() -> tiktoken.Encoding:
 
 
 def count(text: str) -> int:
-    return len(encoding().encode(text, disallowed_special=()))
+    """Tokens of `text`; special-token strings in a report are counted as text, never refused."""
+    return len(encoding().encode(text, disallowed_special=())) if text else 0

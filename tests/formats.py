@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import re
+import struct
+import zipfile
+import zlib
 
 import docx
 from reportlab.lib.pagesizes import A4
@@ -110,6 +114,85 @@ def to_docx(text: str, *, table: list[list[str]] | None = None) -> bytes:
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def docx_bomb(unpacked: int, *, padding: int = 0, chunk: int = 1 << 20, declare: int | None = None) -> bytes:
+    """A valid .docx whose word/document.xml unpacks to about `unpacked` bytes of text in one run.
+
+    Built by hand so that making a 1 GiB bomb costs a CRC pass, not a deflate pass: one chunk of
+    text is deflated once, after a full flush (so it refers to nothing before it), and its bytes
+    are repeated. `padding` adds a stored part of random bytes (an "image") to fatten the file.
+    """
+    base = zipfile.ZipFile(io.BytesIO(to_docx("一、主要成效")))
+    parts = {n: base.read(n) for n in base.namelist() if n != "word/document.xml"}
+    xml = base.read("word/document.xml").decode()
+    body_at = xml.index("<w:body>") + len("<w:body>")
+    head = (xml[:body_at] + "<w:p><w:r><w:t>").encode()
+    tail = ("</w:t></w:r></w:p>" + xml[xml.index("<w:sectPr") :]).encode()
+    piece = ("法治政府建设" * (chunk // 18)).encode()  # whole characters: chunk rounded down to 18 bytes
+    chunk = len(piece)
+    repeats = max(unpacked // chunk, 1)
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = z.compress(head) + z.flush(zlib.Z_FULL_FLUSH)
+    block = z.compress(piece) + z.flush(zlib.Z_FULL_FLUSH)
+    last = z.compress(tail) + z.flush(zlib.Z_FINISH)
+    crc = zlib.crc32(head)
+    for _ in range(repeats):
+        crc = zlib.crc32(piece, crc)
+    crc = zlib.crc32(tail, crc)
+    size = len(head) + chunk * repeats + len(tail)
+    bomb = (first + block * repeats + last, crc, size if declare is None else declare, 8)
+
+    entries = [(n.encode(), _deflated(d)) for n, d in parts.items()]
+    entries.insert(2, (b"word/document.xml", bomb))
+    if padding:
+        junk = os.urandom(padding)
+        entries.append((b"word/media/image1.png", (junk, zlib.crc32(junk), len(junk), 0)))
+    out, directory = io.BytesIO(), io.BytesIO()
+    for name, (data, crc32, size, method) in entries:
+        offset = out.tell()
+        out.write(
+            struct.pack(
+                "<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, crc32, len(data), size, len(name), 0
+            )
+        )
+        out.write(name + data)
+        directory.write(
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                method,
+                0,
+                0x21,
+                crc32,
+                len(data),
+                size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + name
+        )
+    at = out.tell()
+    out.write(directory.getvalue())
+    out.write(
+        struct.pack(
+            "<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(directory.getvalue()), at, 0
+        )
+    )
+    return out.getvalue()
+
+
+def _deflated(data: bytes) -> tuple[bytes, int, int, int]:
+    z = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return z.compress(data) + z.flush(), zlib.crc32(data), len(data), 8
 
 
 def to_pdf(text: str, *, width: int = 36, page_numbers: bool = False) -> bytes:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from service.batch.limiter import AdaptiveLimiter
+from service.batch.limiter import MAX_PAUSE_SECONDS, AdaptiveLimiter
 from service.llm.errors import TransientError
 
 
@@ -76,14 +76,57 @@ def test_floor_and_non_throttle_errors() -> None:
     assert limiter.limit == before  # neither a success nor a throttle
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_retry_after_pauses_every_new_request() -> None:
-    limiter = AdaptiveLimiter(4)
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(4, clock=clock)
     limiter.acquire()
     limiter.release(throttled(retry_after=0.2))
-    started = time.monotonic()
+    assert limiter.stats().in_flight == 0  # a free slot, and still no request may start …
+    assert not limiter.acquire(blocking=False)
+    clock.now += 0.19
+    assert not limiter.acquire(blocking=False)
+    clock.now += 0.02  # … until the server's 0.2 s have passed
+    assert limiter.acquire(blocking=False)
+    limiter.release()
+
+
+def test_a_long_retry_after_pauses_new_requests_for_at_most_the_cap() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(4, clock=clock)
+    limiter.acquire()
+    limiter.release(throttled(retry_after=3600))
+    clock.now += MAX_PAUSE_SECONDS - 0.01
+    assert not limiter.acquire(blocking=False)
+    clock.now += 0.02
+    assert limiter.acquire(blocking=False)
+
+
+def test_a_blocked_acquire_waits_for_the_pause_and_no_longer() -> None:
+    """A blocking acquire during a pause asks its condition to wait for what is left of the pause."""
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(4, clock=clock)
+    limiter.acquire()
+    limiter.release(throttled(retry_after=0.5))
+    asked: list[float | None] = []
+
+    def wait(timeout: float | None = None) -> bool:
+        asked.append(timeout)
+        clock.now += timeout or 0.0
+        return True
+
+    limiter._cond.wait = wait  # type: ignore[method-assign]
+    clock.now += 0.2
     with limiter:
-        waited = time.monotonic() - started
-    assert 0.15 < waited < 1.0
+        pass
+    assert asked == [pytest.approx(0.3)]
 
 
 def test_status_from_the_transport_exception_passes_through_the_with_block() -> None:

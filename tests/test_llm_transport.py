@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -45,15 +44,49 @@ def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return capture_all_logs(caplog)
 
 
+class Clock:
+    """The transport's time, injected: sleeps are recorded (and pass at once), and each HTTP
+    attempt is taken to last exactly the timeout it was given when it fails on a timeout."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self.timeouts: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def with_clock(backend: OpenAIBackend) -> Clock:
+    clock = Clock()
+    backend.transport.clock = clock
+    backend.transport.sleep = clock.sleep
+    complete = backend.client.complete
+
+    def timed(request: object, *, timeout: float) -> object:
+        clock.timeouts.append(timeout)
+        try:
+            return complete(request, timeout=timeout)  # type: ignore[arg-type]
+        except TransientError as exc:
+            if "timed out" in str(exc):
+                clock.now += timeout
+            raise
+
+    backend.client.complete = timed  # type: ignore[method-assign]
+    return clock
+
+
 def test_429_retry_after_is_honoured_and_every_attempt_counted(fake: FakeOpenAI, tmp_path: Path) -> None:
     fake.enqueue(error_reply(429, "slow down", headers={"Retry-After": "1"}), chat_reply(answer(item())))
     backend = make_backend(fake, tmp_path)
+    clock = with_clock(backend)
     brief = pipeline.summarize_document(make_doc(ONE_CHUNK), backend)
 
-    chunk_calls = fake.chat_requests()[:2]
-    waited = chunk_calls[1].received_at - chunk_calls[0].received_at
-    assert waited >= 1.0  # Retry-After: 1, not the 10 ms backoff
-    assert waited < 1.5
+    assert clock.sleeps == [1.0]  # Retry-After: 1, exactly, not the 10 ms backoff
     assert brief.provenance.llm_calls == 3  # 429 + retry + overview
     assert len(fake.chat_requests()) == 3
     assert [i.title for i in brief.achievements] == ["清理涉企规范性文件"]
@@ -63,9 +96,13 @@ def test_429_retry_after_is_honoured_and_every_attempt_counted(fake: FakeOpenAI,
 def test_5xx_are_retried_with_backoff(fake: FakeOpenAI, tmp_path: Path) -> None:
     fake.enqueue(error_reply(500), error_reply(502), error_reply(503), chat_reply(answer(item())))
     backend = make_backend(fake, tmp_path)
-    started = time.monotonic()
+    clock = with_clock(backend)
     extraction = backend.extract(make_doc(ONE_CHUNK))
-    assert time.monotonic() - started < 1.0  # tiny test backoff, no Retry-After
+    # Exponential backoff with equal jitter: attempt n waits between half and all of 10 ms × 2^(n-1).
+    assert len(clock.sleeps) == 3
+    for n, waited in enumerate(clock.sleeps, 1):
+        ceiling = min(FAST_RETRY.backoff_max, FAST_RETRY.backoff_initial * 2 ** (n - 1))
+        assert ceiling / 2 <= waited <= ceiling
     assert extraction.usage.llm_calls == 5  # 3 failures + success + overview
     assert len(extraction.drafts) == 1 and extraction.warnings == []
 
@@ -88,9 +125,10 @@ def test_a_hung_response_times_out_and_is_retried(fake: FakeOpenAI, tmp_path: Pa
     backend = make_backend(
         fake, tmp_path, retry=RetryPolicy(max_retries=2, timeout=0.4, backoff_initial=0.01)
     )
-    started = time.monotonic()
+    clock = with_clock(backend)
     extraction = backend.extract(make_doc(ONE_CHUNK))
-    assert time.monotonic() - started < 2.0
+    assert clock.timeouts == [0.4, 0.4, 0.4]  # the hung try, its retry, the overview
+    assert len(clock.sleeps) == 1
     assert extraction.usage.llm_calls == 3
     assert len(extraction.drafts) == 1
 
@@ -101,10 +139,10 @@ def test_total_time_per_call_is_bounded(fake: FakeOpenAI, tmp_path: Path) -> Non
     backend = make_backend(
         fake, tmp_path, retry=RetryPolicy(max_retries=5, max_call_seconds=1.0, timeout=0.5)
     )
-    started = time.monotonic()
+    clock = with_clock(backend)
     with pytest.raises(LLMError, match="429"):
         backend.extract(make_doc(ONE_CHUNK))
-    assert time.monotonic() - started < 1.0
+    assert clock.sleeps == []  # no wait at all: 30 s could never fit in the budget
     assert backend.last_run is not None and backend.last_run.meter.calls == 1
 
 
@@ -115,11 +153,13 @@ def test_hung_attempts_share_one_budget(fake: FakeOpenAI, tmp_path: Path) -> Non
         tmp_path,
         retry=RetryPolicy(max_retries=10, max_call_seconds=1.0, timeout=0.4, backoff_initial=0.01),
     )
-    started = time.monotonic()
+    clock = with_clock(backend)
     with pytest.raises(LLMError, match="timed out"):
         backend.extract(make_doc(ONE_CHUNK))
-    assert time.monotonic() - started < 1.6
-    assert 2 <= backend.last_run.meter.calls <= 4  # type: ignore[union-attr]
+    # Two full attempts, then the third gets what is left of the 1 s budget, and no fourth.
+    assert clock.timeouts[:2] == [0.4, 0.4] and len(clock.timeouts) == 3
+    assert sum(clock.timeouts) + sum(clock.sleeps) == pytest.approx(1.0)
+    assert backend.last_run.meter.calls == 3  # type: ignore[union-attr]
 
 
 def test_connection_refused_is_retried_then_reported(tmp_path: Path) -> None:

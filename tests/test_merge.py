@@ -102,3 +102,59 @@ def test_default_overview_states_counts_and_areas() -> None:
     assert overview.startswith("某县人民政府2022年度法治政府建设报告")
     assert "主要成效1项" in overview and "存在问题1项" in overview and "下一步安排" not in overview
     assert "政府职能与营商环境" in overview and "执法力量薄弱" in overview
+
+
+# --- cost: linear in the number of items ---------------------------------------------------------
+
+
+def _counting_same(monkeypatch) -> list[int]:
+    from service import merge as merge_module
+
+    calls = [0]
+    real = merge_module._same
+
+    def counted(a: Item, b: Item) -> bool:
+        calls[0] += 1
+        return real(a, b)
+
+    monkeypatch.setattr(merge_module, "_same", counted)
+    return calls
+
+
+def test_each_item_is_compared_with_a_bounded_number_of_kept_items(monkeypatch) -> None:
+    """5,000 distinct items: the old merge compared each with every kept one (12.5 million
+    comparisons); now each meets its neighbours and the items whose evidence lies where its does."""
+    from service.merge import NEIGHBOURS
+
+    calls = _counting_same(monkeypatch)
+    n = 5000
+    items = [
+        ("achievements", _item(f"第{i}项工作{i * 7919 % 10007}", (i * 100, i * 100 + 60))) for i in range(n)
+    ]
+    [kept] = [merge(items)["achievements"]]
+    assert len(kept) == n
+    assert calls[0] <= (NEIGHBOURS + 2) * n
+
+
+def test_overlapping_evidence_far_from_the_last_kept_items_is_still_found(monkeypatch) -> None:
+    """The position index finds a twin anywhere in the report, not just among the last few kept."""
+    items = [("plans", _item(f"计划{i}号{i * 31 % 97}", (i * 1000, i * 1000 + 50))) for i in range(200)]
+    twin = _item("完全不同的说法", (5010, 5050))  # inside item 5's evidence, 195 items back
+    calls = _counting_same(monkeypatch)
+    sections = merge([*items, ("plans", twin)])
+    assert len(sections["plans"]) == 200
+    [five] = [it for it in sections["plans"] if it.evidence[0].start == 5000]
+    assert [(s.start, s.end) for s in five.evidence] == [(5000, 5050), (5010, 5050)]
+    assert calls[0] <= (16 + 2) * 201
+
+
+def test_overlap_is_the_share_of_the_shorter_evidence_covered() -> None:
+    from service.merge import _overlap
+
+    a = [_span(0, 10), _span(20, 30), _span(40, 50)]
+    b = [_span(5, 25), _span(45, 100)]
+    # covered: 5-10, 20-25, 45-50 = 15 of a's 30 characters (b has 75)
+    assert _overlap(a, b) == 0.5 == _overlap(b, a)
+    assert _overlap([_span(0, 10)], [_span(10, 20)]) == 0.0
+    # evidence that overlaps itself is counted once
+    assert _overlap([_span(0, 10), _span(0, 10)], [_span(0, 10)]) == 1.0

@@ -64,3 +64,30 @@ def test_ids_are_stable(sample_report_path: Path) -> None:
     # A sentence keeps its id whatever follows it.
     head = text[: text.index("二、党政主要负责人")]
     assert split(head) == split(text)[: len(split(head))]
+
+
+class _SliceSpy(list):  # type: ignore[type-arg]
+    """A sentence list that records how many sentences each slice of it copies."""
+
+    copied: list[int]
+
+    def __getitem__(self, key):  # type: ignore[no-untyped-def]
+        if isinstance(key, slice):
+            self.copied.append(len(range(*key.indices(len(self)))))
+        return super().__getitem__(key)
+
+
+def test_sentences_between_reads_only_the_sentences_it_returns() -> None:
+    from service.document import Document, Outline
+    from service.models import ReportMeta
+
+    text = "".join(f"第{i}句话。" for i in range(5000))
+    sentences = split(text)
+    doc = Document("t", "0", text, Outline([], ReportMeta()), sentences, [])
+    spy = _SliceSpy(sentences)
+    spy.copied = []
+    doc.sentences = spy
+    for start, end in [(0, 1), (100, 250), (len(text) // 2, len(text) // 2 + 40), (len(text) - 3, len(text))]:
+        got = doc.sentences_between(start, end)
+        assert got == [s for s in sentences if s.start < end and s.end > start]
+        assert spy.copied[-1] <= len(got) + 1  # not the tail of the list

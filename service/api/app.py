@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +19,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from service import package_version
 from service.api.deps import Authorized, KeyedStaticFiles, parse_keys
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -41,13 +41,6 @@ When the server has `GOVBRIEF_API_KEYS` set, every endpoint but `/healthz` needs
 """
 
 
-def _version() -> str:
-    try:
-        return version("govbrief")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0.0.0"
-
-
 def create_app(settings: Settings | None = None, *, backend_factory: BackendFactory | None = None) -> FastAPI:
     """`backend_factory(name, settings)` builds backends; tests pass one that counts or fails."""
     settings = settings or get_settings()
@@ -61,7 +54,7 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
 
     app = FastAPI(
         title="govbrief",
-        version=_version(),
+        version=package_version() or "0.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         redoc_url=None,

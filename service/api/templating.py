@@ -1,13 +1,13 @@
-"""Jinja2 for the pages: package templates, autoescaping always on, one strict CSP."""
+"""The pages: the package's one template environment (service.templating), one strict CSP."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse
+
+from service.templating import environment
 
 # Everything the pages load comes from this server; no inline script or style anywhere.
 _CSP = (
@@ -19,18 +19,6 @@ _CSP = (
 def is_page(path: str) -> bool:
     """Paths answered with pages, not JSON, errors included."""
     return path in ("/", "/briefs", "/session", "/docs") or path.startswith("/briefs/")
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    # autoescape=True for every template, whatever its name: all report text is untrusted.
-    return Environment(
-        loader=PackageLoader("service", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def page(

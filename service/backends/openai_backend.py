@@ -40,6 +40,7 @@ from service.extract import (
     AnswerFormatError,
     ChunkResult,
     Pack,
+    as_data,
     chunk_result_schema,
     chunk_result_schema_json,
     extract_json,
@@ -51,7 +52,7 @@ from service.extract import (
     to_drafts,
 )
 from service.llm import structured
-from service.llm.accounting import Meter, cost_usd, count_tokens, estimate_prompt_tokens
+from service.llm.accounting import Meter, cost_usd, estimate_prompt_tokens
 from service.llm.cache import AnswerCache, answer_key
 from service.llm.client import ChatClient, ChatRequest, ChatResponse, OpenAIChatClient
 from service.llm.errors import AuthFailed, ExtractionFailed, ModeRejected, Truncated
@@ -59,6 +60,7 @@ from service.llm.transport import RetryBudget, RetryPolicy, Transport
 from service.models import schema_hash
 from service.prompts import Prompt, load_prompt
 from service.settings import Settings
+from service.tokens import count as count_tokens
 
 log = logging.getLogger("govbrief.llm")
 
@@ -501,9 +503,11 @@ class OpenAIBackend:
             if titles:
                 lines.append(
                     f"{label}："
-                    + "；".join(t[:_OVERVIEW_TITLE_CHARS] for t in titles[:_OVERVIEW_TITLES_PER_SECTION])
+                    + "；".join(
+                        as_data(t[:_OVERVIEW_TITLE_CHARS]) for t in titles[:_OVERVIEW_TITLES_PER_SECTION]
+                    )
                 )
-        rendered = self.overview_prompt.render(title=doc.meta.title or "", items="\n".join(lines))
+        rendered = self.overview_prompt.render(title=as_data(doc.meta.title or ""), items="\n".join(lines))
         request = ChatRequest(
             model=self.model,
             messages=[

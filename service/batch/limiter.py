@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -48,6 +49,7 @@ class AdaptiveLimiter:
         floor: int = 1,
         initial: int | None = None,
         decrease: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if ceiling < 1 or floor < 1 or floor > ceiling:
             raise ValueError(f"need 1 <= floor <= ceiling, got floor={floor} ceiling={ceiling}")
@@ -55,6 +57,7 @@ class AdaptiveLimiter:
             raise ValueError("decrease must be in (0, 1)")
         self.ceiling = ceiling
         self.floor = floor
+        self._clock = clock  # injected by tests: a pause is checked against it
         self._decrease = decrease
         self._limit = float(initial if initial is not None else ceiling)
         self._in_flight = 0
@@ -71,10 +74,10 @@ class AdaptiveLimiter:
     # --- the semaphore face the transport uses --------------------------------------------------
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else self._clock() + timeout
         with self._cond:
             while True:
-                now = time.monotonic()
+                now = self._clock()
                 if now >= self._paused_until and self._in_flight < int(self._limit):
                     self._in_flight += 1
                     self._starts().append(now)
@@ -92,7 +95,7 @@ class AdaptiveLimiter:
     def release(self, error: BaseException | None = None) -> None:
         with self._cond:
             starts = self._starts()
-            started = starts.pop() if starts else time.monotonic()
+            started = starts.pop() if starts else self._clock()
             self._in_flight -= 1
             status = getattr(error, "status", None) if error is not None else None
             if status in THROTTLE_STATUSES:
@@ -120,7 +123,7 @@ class AdaptiveLimiter:
 
     def _throttle(self, started: float, retry_after: object) -> None:
         self._throttled += 1
-        now = time.monotonic()
+        now = self._clock()
         if started >= self._last_decrease:
             self._limit = max(float(self.floor), self._limit * self._decrease)
             self._last_decrease = now

@@ -29,7 +29,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import filelock
+
 from service.errors import GovbriefError
+from service.files import write_atomic
 from service.models import schema_hash
 
 JOURNAL = "manifest.jsonl"
@@ -250,39 +253,19 @@ def read_manifest_records(outdir: Path) -> list[Record]:
 # --- files --------------------------------------------------------------------------------------
 
 
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Readers see the old file or the new one, never half of one, even across a crash."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
 @contextlib.contextmanager
 def outdir_lock(outdir: Path) -> Iterator[None]:
-    """One batch per output folder at a time; the OS drops the lock when the process dies."""
+    """One batch per output folder at a time, on every OS (flock on POSIX, msvcrt on Windows);
+    the OS drops the lock when the process dies."""
+    lock = filelock.FileLock(outdir / LOCK, timeout=0)
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: no locking
-        yield
-        return
-    fd = os.open(outdir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        lock.acquire()
+    except filelock.Timeout:
+        raise OutdirBusyError(f"{outdir}: another govbrief batch is writing to this folder") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutdirBusyError(f"{outdir}: another govbrief batch is writing to this folder") from None
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def now_iso() -> str:

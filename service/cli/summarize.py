@@ -24,6 +24,7 @@ from service.cli.common import (
     load_settings,
 )
 from service.errors import ConfigError, GovbriefError, InputError, PromptError
+from service.files import write_atomic
 from service.ingest import sample_path
 from service.llm.errors import AuthFailed
 from service.models import Brief
@@ -42,23 +43,13 @@ def _write(text: str, out: Path | None) -> None:
         typer.echo(text)
         return
     data = text + ("" if text.endswith("\n") else "\n")
-    tmp: Path | None = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
-        # Hidden and unique to this process; "x" so that another writer's file is never clobbered.
-        candidate = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        with candidate.open("x", encoding="utf-8") as f:
-            tmp = candidate
-            f.write(data)
-        tmp.replace(out)
-        tmp = None
+        write_atomic(out, data)
     except OSError as e:
         fail(f"{out}: cannot write: {_why(out, e)}")
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
 
 
 def _why(out: Path, exc: OSError) -> str:

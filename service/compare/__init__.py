@@ -16,11 +16,9 @@ import csv
 import io
 import json
 from dataclasses import asdict
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from pydantic import ValidationError
 
 from service.batch.manifest import BRIEFS, Names, read_manifest_records, write_atomic
@@ -34,6 +32,7 @@ from service.compare.table import (
     build_comparison,
 )
 from service.models import CATEGORY_LABELS_ZH, Brief, Category
+from service.templating import clip, environment
 
 __all__ = [
     "Comparison",
@@ -46,7 +45,6 @@ __all__ = [
 ]
 
 _NOT_BRIEFS = {"manifest.json", "compare.json"}
-_QUOTE_CHARS = 160
 
 
 def load_briefs(outdir: Path) -> list[tuple[str, Brief]]:
@@ -100,11 +98,6 @@ def _csv(rows: list[list[Any]]) -> str:
     return "\ufeff" + buf.getvalue()
 
 
-def _clip(text: str | None) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= _QUOTE_CHARS else text[:_QUOTE_CHARS] + "…"
-
-
 def _wide(c: Comparison) -> list[list[Any]]:
     header = ["report", "title", "issuer", "region", "year", *(f"total:{s}" for s in SECTIONS)]
     header += [f"{cat}:{s}" for cat in c.categories for s in SECTIONS]
@@ -152,7 +145,7 @@ def _problems(c: Comparison) -> list[list[Any]]:
                     m.category,
                     m.title,
                     "、".join(m.keywords),
-                    _clip(m.quote),
+                    clip(m.quote),
                 ]
             )
     return rows
@@ -188,8 +181,8 @@ def _followups(c: Comparison) -> list[list[Any]]:
                 f.status,
                 f.achievement.title if f.achievement else "",
                 "、".join(f.shared_keywords),
-                _clip(f.plan.quote),
-                _clip(f.achievement_quote),
+                clip(f.plan.quote),
+                clip(f.achievement_quote),
             ]
         )
     return rows
@@ -217,18 +210,17 @@ def _as_json(c: Comparison) -> dict[str, Any]:
 
 
 def render_html(c: Comparison) -> str:
-    source = files("service").joinpath("templates", "compare.html").read_text(encoding="utf-8")
-    env = jinja2.Environment(
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
-    )
-    env.filters["clip"] = _clip
-    return env.from_string(source).render(
-        c=c,
-        sections=SECTIONS,
-        section_labels=SECTION_LABELS_ZH,
-        category_labels={cat.value: label for cat, label in CATEGORY_LABELS_ZH.items()},
-        used_categories=_used_categories(c),
-        by_place=_followups_by_pair(c.followups),
+    return (
+        environment()
+        .get_template("compare.html")
+        .render(
+            c=c,
+            sections=SECTIONS,
+            section_labels=SECTION_LABELS_ZH,
+            category_labels={cat.value: label for cat, label in CATEGORY_LABELS_ZH.items()},
+            used_categories=_used_categories(c),
+            by_place=_followups_by_pair(c.followups),
+        )
     )
 
 

@@ -9,17 +9,14 @@ runs matched, but with different items or evidence, is marked `changed`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from service.evals.drift import item_similarity, pair_items
 from service.evals.match import canon
 from service.evals.record import RecordItem, ReportRecord, RunRecord, Scores
 from service.models import SECTION_NAMES
+from service.templating import environment
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE = "eval_compare.html"
 
 #: Scores where a lower number is the better one.
@@ -258,17 +255,6 @@ def build_view(a: RunRecord, b: RunRecord) -> dict[str, Any]:
     return {"a": a, "b": b, "overall": score_rows(a.scores, b.scores), "reports": reports}
 
 
-def _environment() -> jinja2.Environment:
-    # Autoescape always: every item title and quote is text from a web page or an LLM.
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def render_compare(a: RunRecord, b: RunRecord, *, name_a: str = "A", name_b: str = "B") -> str:
     view = build_view(a, b)
-    return _environment().get_template(TEMPLATE).render(name_a=name_a, name_b=name_b, **view)
+    return environment().get_template(TEMPLATE).render(name_a=name_a, name_b=name_b, **view)

@@ -11,16 +11,17 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from service import package_version
 from service.backends.base import Backend
 from service.errors import GovbriefError, PromptError
 from service.evals.golden import EvalError, GoldenReport, golden_set_hash
 from service.evals.record import RECORD_FORMAT, RecordItem, ReportRecord, RunRecord, RunSettings
 from service.evals.score import aggregate, evaluate_report, text_sha256
+from service.files import write_atomic
 from service.ingest import read_path
 from service.models import SECTION_NAMES, Brief, schema_hash
 from service.pipeline import analyze, summarize_path
@@ -69,13 +70,6 @@ def run_report(golden: GoldenReport, backend: Backend, *, chunk_max_tokens: int 
     return evaluate_report(golden, report_record(golden, brief), brief.source.text)
 
 
-def _version() -> str | None:
-    try:
-        return metadata.version("govbrief")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return None
-
-
 def run_settings(
     backend: Backend, settings: Settings, golden_dir: Path | str, goldens: list[GoldenReport]
 ) -> RunSettings:
@@ -98,7 +92,7 @@ def run_settings(
         llm_structured_output=settings.llm_structured_output if is_llm else None,
         golden_dir=str(golden_dir),
         golden_hash=golden_set_hash(goldens),
-        govbrief_version=_version(),
+        govbrief_version=package_version(),
     )
 
 
@@ -194,9 +188,7 @@ def record_path(runs_dir: Path, label: str, now: datetime | None = None) -> Path
 
 def save_record(record: RunRecord, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, record.model_dump_json(indent=2) + "\n")
     return path
 
 

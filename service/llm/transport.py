@@ -152,17 +152,23 @@ class Transport:
     around each HTTP attempt, e.g. batch's adaptive limiter, which reads `.status`/`.retry_after` off
     the exception leaving the block) bounds in-flight requests across every report sharing it;
     waits between attempts don't hold a slot. `budget`, when given, caps retries across every call
-    on this transport (see `RetryBudget`)."""
+    on this transport (see `RetryBudget`). `clock` and `sleep` are the time it reads and the waits
+    it takes; tests replace them to check what was asked for without waiting for it."""
 
     def __init__(
         self,
         policy: RetryPolicy,
         limiter: AbstractContextManager[Any] | None = None,
         budget: RetryBudget | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.policy = policy
         self.limiter = limiter
         self.budget = budget
+        self.clock = clock
+        self.sleep = sleep
 
     def call(
         self,
@@ -177,11 +183,12 @@ class Transport:
         """
         policy = self.policy
         budget = self.budget
-        started = time.monotonic()
+        clock = self.clock
+        started = clock()
         out_of_budget = False
 
         def remaining() -> float:
-            return policy.max_call_seconds - (time.monotonic() - started)
+            return policy.max_call_seconds - (clock() - started)
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -231,6 +238,7 @@ class Transport:
             wait=wait,
             stop=stop,
             before_sleep=before_sleep,
+            sleep=self.sleep,
             reraise=True,
         )
         try:
@@ -240,7 +248,7 @@ class Transport:
             why = "; the shared retry budget is spent" if out_of_budget else ""
             raise TransientError(
                 f"{exc} (gave up after {tries} attempt{'s' if tries != 1 else ''}, "
-                f"{time.monotonic() - started:.1f}s{why})",
+                f"{clock() - started:.1f}s{why})",
                 status=exc.status,
                 retry_after=exc.retry_after,
             ) from None
