@@ -30,6 +30,8 @@ def _union(spans: list[Span]) -> list[tuple[int, int]]:
 
 def _overlap(a: list[Span], b: list[Span]) -> float:
     """Share of the shorter evidence that the other evidence covers (one sweep over both)."""
+    if min(x.start for x in a) >= max(y.end for y in b) or min(y.start for y in b) >= max(x.end for x in a):
+        return 0.0  # apart: the usual case (the last few kept items), decided without sorting
     ua, ub = _union(a), _union(b)
     inter, i, j = 0, 0, 0
     while i < len(ua) and j < len(ub):

@@ -274,10 +274,10 @@ def test_output_that_cannot_be_written_is_one_line_and_exit_2(
 def test_a_failed_rename_leaves_no_temporary_file(
     report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(self: Path, target: Path) -> Path:
+    def refuse(source: object, target: object) -> None:
         raise PermissionError(13, "Permission denied", str(target))
 
-    monkeypatch.setattr(Path, "replace", refuse)
+    monkeypatch.setattr("service.files.os.replace", refuse)
     out = tmp_path / "out" / "brief.json"
     res = _run(str(report), "-o", str(out), *RULES)
     assert res.exit_code == 2
