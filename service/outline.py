@@ -104,14 +104,15 @@ def _heading_nodes(text: str) -> list[Node]:
 def _nest(flat: list[Node], text_end: int) -> list[Node]:
     """Build the tree; each node extends to the next heading of the same or a higher level."""
     roots: list[Node] = []
-    stack: list[Node] = []
-    for i, node in enumerate(flat):
-        nxt = next((n.start for n in flat[i + 1 :] if n.level <= node.level), text_end)
-        node.end = max(nxt - 1, node.end) if nxt < text_end else text_end
+    stack: list[Node] = []  # open headings, levels strictly rising: one pass, not a scan per node
+    for node in flat:
         while stack and stack[-1].level >= node.level:
-            stack.pop()
+            done = stack.pop()  # `node` is the next heading of the same or a higher level
+            done.end = max(node.start - 1, done.end) if node.start < text_end else text_end
         (stack[-1].children if stack else roots).append(node)
         stack.append(node)
+    for node in stack:
+        node.end = text_end
     return roots
 
 
@@ -154,7 +155,7 @@ def _para_run_end(text: str, s: int, limit: int) -> int:
 
 
 def _inline_node(text: str, s: int, e: int) -> Node:
-    marker_end = s + text[s:].index("是") + 1
+    marker_end = text.index("是", s) + 1  # not text[s:]: that copies the rest of the report
     # Drop the separator that ends an inline item ("…仍然存在；二是…")
     while e > marker_end and text[e - 1] in "；，。\n ":
         e -= 1
