@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 from rapidfuzz import fuzz
 
 from service.categorize import is_section_word
@@ -28,26 +30,77 @@ def _union(spans: list[Span]) -> list[tuple[int, int]]:
     return out
 
 
-def _overlap(a: list[Span], b: list[Span]) -> float:
-    """Share of the shorter evidence that the other evidence covers (one sweep over both)."""
-    if min(x.start for x in a) >= max(y.end for y in b) or min(y.start for y in b) >= max(x.end for x in a):
-        return 0.0  # apart: the usual case (the last few kept items), decided without sorting
-    ua, ub = _union(a), _union(b)
-    inter, i, j = 0, 0, 0
-    while i < len(ua) and j < len(ub):
-        lo, hi = max(ua[i][0], ub[j][0]), min(ua[i][1], ub[j][1])
-        inter += max(0, hi - lo)
-        if ua[i][1] <= ub[j][1]:
-            i += 1
-        else:
+class _Evidence:
+    """An item's evidence as sorted, disjoint ranges, kept up to date as twins are absorbed: an item
+    that absorbs thousands of twins (a report that repeats itself) still costs each later comparison
+    only the ranges near the other item's, never a pass over all of its own."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        self.ranges = _union(spans)
+        self.starts = [s for s, _ in self.ranges]
+        self.length = sum(e - s for s, e in self.ranges)
+
+    def add(self, s: int, e: int) -> None:
+        i = bisect.bisect_left(self.starts, s)
+        if i > 0 and self.ranges[i - 1][1] >= s:
+            i -= 1
+        j, lo, hi = i, s, e
+        while j < len(self.ranges) and self.ranges[j][0] <= hi:
+            lo, hi = min(lo, self.ranges[j][0]), max(hi, self.ranges[j][1])
+            self.length -= self.ranges[j][1] - self.ranges[j][0]
             j += 1
-    shorter = min(sum(e - s for s, e in ua), sum(e - s for s, e in ub)) or 1
-    return inter / shorter
+        self.ranges[i:j] = [(lo, hi)]
+        self.starts[i:j] = [lo]
+        self.length += hi - lo
+
+    def covered(self, ranges: list[tuple[int, int]]) -> int:
+        """Characters of `ranges` (sorted, disjoint) that this evidence covers."""
+        total = 0
+        for s, e in ranges:
+            i = max(bisect.bisect_right(self.starts, s) - 1, 0)
+            while i < len(self.ranges) and self.ranges[i][0] < e:
+                total += max(0, min(self.ranges[i][1], e) - max(self.ranges[i][0], s))
+                i += 1
+        return total
+
+    def overlap(self, spans: list[Span]) -> float:
+        """Share of the shorter evidence that the other evidence covers."""
+        other = _union(spans)
+        shorter = min(self.length, sum(e - s for s, e in other)) or 1
+        return self.covered(other) / shorter
 
 
-def _same(a: Item, b: Item) -> bool:
-    if _overlap(a.evidence, b.evidence) >= 0.6:
+def _overlap(a: list[Span], b: list[Span]) -> float:
+    return _Evidence(a).overlap(b)
+
+
+class _Kept:
+    """An item kept in a section, with what absorbing a twin needs to know about it."""
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.evidence = _Evidence(item.evidence)
+        self.spans = {(s.start, s.end) for s in item.evidence}
+        self.metrics = {(m.evidence.start, m.evidence.end) for m in item.metrics}
+
+    def absorb(self, other: Item) -> list[Span]:
+        new = [s for s in other.evidence if (s.start, s.end) not in self.spans]
+        for s in new:
+            self.spans.add((s.start, s.end))
+            self.evidence.add(s.start, s.end)
+        self.item.evidence += new
+        for m in other.metrics:
+            key = (m.evidence.start, m.evidence.end)
+            if key not in self.metrics:
+                self.metrics.add(key)
+                self.item.metrics.append(m)
+        return new
+
+
+def _same(kept: _Kept, item: Item) -> bool:
+    if kept.evidence.overlap(item.evidence) >= 0.6:
         return True
+    a, b = kept.item, item
     return fuzz.ratio(a.title + a.summary, b.title + b.summary, score_cutoff=_SIMILAR) >= _SIMILAR
 
 
@@ -55,15 +108,11 @@ class _Section:
     """The items kept for one section, their evidence indexed by position."""
 
     def __init__(self) -> None:
-        self.kept: list[Item] = []
+        self.kept: list[_Kept] = []
         self.buckets: dict[int, list[int]] = {}  # bucket → indexes into `kept`
-        self.spans: list[set[tuple[int, int]]] = []  # per kept item: its evidence, for absorbing
-        self.metrics: list[set[tuple[int, int]]] = []
 
     def add(self, item: Item) -> None:
-        self.kept.append(item)
-        self.spans.append({(s.start, s.end) for s in item.evidence})
-        self.metrics.append({(m.evidence.start, m.evidence.end) for m in item.metrics})
+        self.kept.append(_Kept(item))
         self._index(len(self.kept) - 1, item.evidence)
 
     def _index(self, k: int, spans: list[Span]) -> None:
@@ -83,17 +132,7 @@ class _Section:
         return sorted(found)
 
     def absorb(self, k: int, other: Item) -> None:
-        into = self.kept[k]
-        new = [s for s in other.evidence if (s.start, s.end) not in self.spans[k]]
-        self.spans[k].update((s.start, s.end) for s in new)
-        into.evidence += new
-        self._index(k, new)
-        have = self.metrics[k]
-        for m in other.metrics:
-            key = (m.evidence.start, m.evidence.end)
-            if key not in have:
-                have.add(key)
-                into.metrics.append(m)
+        self._index(k, self.kept[k].absorb(other))
 
 
 def merge(items: list[tuple[str, Item]]) -> dict[str, list[Item]]:
@@ -107,9 +146,10 @@ def merge(items: list[tuple[str, Item]]) -> dict[str, list[Item]]:
             section.absorb(twin, item)
     out: dict[str, list[Item]] = {}
     for name, section in sections.items():
-        for item in section.kept:
+        kept = [k.item for k in section.kept]
+        for item in kept:
             item.evidence.sort(key=lambda s: s.start)
-        out[name] = sorted(section.kept, key=lambda it: it.evidence[0].start)
+        out[name] = sorted(kept, key=lambda it: it.evidence[0].start)
     return out
 
 
