@@ -94,9 +94,9 @@ class Genre(StrEnum):
 
 
 _GENRE_LABELS_ZH = {
-    Genre.rule_of_law_report: "法治政府建设年度报告",
+    Genre.rule_of_law_report: "法治政府建设报告",
     Genre.government_work_report: "政府工作报告",
-    Genre.work_summary: "工作总结和工作计划",
+    Genre.work_summary: "工作总结",
     Genre.unknown: "未识别的报告类型",
 }
 
