@@ -444,6 +444,36 @@ def _turn_to_problems(text: str, node: Node) -> list[Node]:
     return [node]
 
 
+# A speech's salutation ("各位代表！") opens each closing passage of a 政府工作报告.
+_SALUTATION = re.compile(r"^各位(?:代表|委员)[！!：:，,]?$")
+# The closing passage on the government's own conduct is still the year's work; the others (民族、
+# 国防、港澳台、外交, the peroration) are the speech's, not the government's work plan.
+_SELF_BUILDING = re.compile(r"政府工作|政府自身|各级政府|政府建设")
+
+
+def _speech_closing(text: str, node: Node) -> list[Node]:
+    """The last plans chapter of a 政府工作报告 ends with passages each opened by "各位代表！": the
+    government's own conduct (plans), then the speech's closing words (not items). Returns the chapter
+    followed by those passages."""
+    cuts = [ln for ln in _lines(text[node.body_start : node.end]) if _SALUTATION.match(ln.text)]
+    if not cuts:
+        return [node]
+    starts = [node.body_start + ln.start for ln in cuts]
+    parts = [node]
+    for i, start in enumerate(starts):
+        end = starts[i + 1] - 1 if i + 1 < len(starts) else node.end
+        opening = text[start : end + 1].split("\n", 2)[1:2]  # the paragraph after the salutation
+        first = re.split(r"[。！？]", opening[0], maxsplit=1)[0] if opening else ""
+        kind = SectionKind.plans if _SELF_BUILDING.search(first) else SectionKind.other
+        part = _bare_node(node, start, end, kind)
+        _own_inline(text, part)
+        _set_kind(part, kind)
+        parts.append(part)
+    node.end = starts[0] - 1
+    _clip(node, starts[0])
+    return parts
+
+
 def parse(text: str) -> Outline:
     meta = extract_meta(text)
     roots = _nest(_heading_nodes(text), len(text))
@@ -463,6 +493,10 @@ def parse(text: str) -> Outline:
             nodes.extend(parts)
         else:
             nodes.append(root)
+    if meta.genre == Genre.government_work_report:
+        last_plans = max((i for i, n in enumerate(nodes) if n.kind == SectionKind.plans), default=None)
+        if last_plans is not None:
+            nodes[last_plans : last_plans + 1] = _speech_closing(text, nodes[last_plans])
     warnings = []
     if roots and not recognised and not turned:
         warnings.append(

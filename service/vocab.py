@@ -75,6 +75,11 @@ PLAN_WORDS = re.compile(
     r"打算|计划|安排|思路|下一步|下步|工作重点|重点工作|重点任务|主要任务|工作任务|目标任务|展望|努力方向|"
     r"工作目标|今后|总体要求|政策取向|总体部署|工作部署|建议|明年|新的一年"
 )
+#: A chapter that frames the coming year's work rather than listing it ("2019年经济社会发展总体要求和
+#: 政策取向"): where a report has one beside its tasks chapter, only its targets are plans.
+FRAMING_WORDS = re.compile(r"总体要求|政策取向|总体部署|指导思想")
+#: The sentence stating a plan's targets ("今年经济社会发展的主要预期目标是：…").
+TARGETS = re.compile(r"(?:主要)?预期目标|主要目标(?:是|为)")
 #: A heading about work done: a review, results, what was carried out.
 REVIEW_WORDS = re.compile(
     r"回顾|总结|成效|成绩|成果|进展|取得|完成情况|工作情况|开展情况|落实情况|推进情况|建设情况|履职情况|"

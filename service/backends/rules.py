@@ -14,7 +14,7 @@ import re
 from service.categorize import categorize, is_section_word
 from service.document import Document, DraftItem, DraftMetric, Extraction, Node, SectionKind, Usage
 from service.metrics import find_metrics
-from service.vocab import PROBLEM_TURN
+from service.vocab import FRAMING_WORDS, PROBLEM_TURN, TARGETS
 from service.models import Category, Section
 
 _GENERIC = re.compile(
@@ -134,8 +134,13 @@ class RulesBackend:
 
     def _enumerated(self, doc: Document, node: Node, section: Section) -> list[DraftItem]:
         """One item per enumerated problem or plan of a section (or of a sub-heading of one)."""
+        if section == Section.plans and _is_framing(doc, node):
+            return self._targets(doc, node.body_start, node.end)
         if node.children:
             items: list[DraftItem] = []
+            if section == Section.plans and node.children[0].level < 4:
+                # The year's targets stated before the tasks ("今年发展的主要预期目标是：…") are a plan too.
+                items += self._targets(doc, node.body_start, node.children[0].start)
             for child in node.children:
                 content = _container_start(doc.text, child)
                 if content is None:
@@ -154,6 +159,9 @@ class RulesBackend:
         or a wrap-up only when something else gives items: a section's only paragraph is its content."""
         text = doc.text
         start, end = _trim(text, start, end)
+        run_ins = self._run_ins(doc, section, start, end) if section == Section.plans else None
+        if run_ins is not None:
+            return run_ins
         units: list[tuple[list[DraftItem], bool]] = []  # (items, a droppable generic paragraph)
         for s, e in _paragraphs(text, start, end):
             para = text[s:e]
@@ -208,6 +216,38 @@ class RulesBackend:
             if not (_GENERIC.search(sentence) or _WRAP_UP.match(sentence.lstrip())):
                 items += [self._item(doc, section, s, e) for s, e in _clauses(text, pos, stop)]
             pos = stop
+        return items
+
+    def _targets(self, doc: Document, start: int, end: int) -> list[DraftItem]:
+        """The year's targets in text[start:end]: the sentence that states them, whole (its `；`-list
+        of figures is one plan: the year's targets)."""
+        text = doc.text
+        for s, e in _paragraphs(text, start, end):
+            m = TARGETS.search(text, s, e)
+            if m:
+                start = max([s] + [text.rfind(p, s, m.start()) + 1 for p in "。！？"])
+                stop = _sentence_end(text, m.end(), e)
+                start, stop = _trim_clause(text, start, stop)
+                return [self._item(doc, Section.plans, start, stop)]
+        return []
+
+    def _run_ins(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem] | None:
+        """A section of paragraphs each opening with a short run-in title ("深化国企国资改革。准确界定…"):
+        one item per such paragraph; the others (an intro, a judgement, a figure) are context. None when
+        fewer than three paragraphs open so."""
+        text = doc.text
+        spans = []
+        for s, e in _paragraphs(text, start, end):
+            m = _RUN_IN.match(text, s, e)
+            if m:
+                spans.append((s, e, s + len(m.group(1))))
+        if len(spans) < _MIN_RUN_INS:
+            return None
+        items = []
+        for s, e, title_end in spans:
+            item = self._item(doc, section, s, e)
+            item.title = text[s:title_end]
+            items.append(item)
         return items
 
     def _sentences(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem]:
@@ -271,6 +311,22 @@ class RulesBackend:
                         self._from_heading(doc, n, Section.leadership, Category.party_leadership) for n in units
                     ]
         return []
+
+
+# A run-in title: a short first sentence with no comma, then the paragraph goes on.
+_RUN_IN = re.compile(r"([^，。！？；：,\n]{4,20})。(?=.)")
+_MIN_RUN_INS = 3
+
+
+def _is_framing(doc: Document, node: Node) -> bool:
+    """A chapter that frames the year's work (总体要求、政策取向) in a report that lists the work in a
+    chapter of its own: only its targets are plans."""
+    if node.children or not FRAMING_WORDS.search(node.title):
+        return False
+    return any(
+        n is not node and n.kind == SectionKind.plans and not FRAMING_WORDS.search(n.title)
+        for n in doc.outline.nodes
+    )
 
 
 def _units(node: Node) -> list[Node]:
