@@ -182,7 +182,11 @@ def _own_inline(text: str, node: Node) -> None:
     own_end = node.children[0].start - 1 if node.children else node.end
     own_start = node.body_start if node.body_start <= own_end else own_end
     inline = _inline_nodes(text, own_start, own_end)
-    inline += [d for d in _dash_nodes(text, own_start, own_end) if not any(i.start <= d.start < i.end for i in inline)]
+    inline += [
+        d
+        for d in _dash_nodes(text, own_start, own_end)
+        if not any(i.start <= d.start < i.end for i in inline)
+    ]
     node.children = sorted(inline, key=lambda n: n.start) + node.children
 
 
@@ -241,6 +245,14 @@ def _body_kind(text: str, node: Node) -> SectionKind:
         elif FUTURE_MODAL.search(sentence):
             future += 1
     return SectionKind.plans if future >= 3 and future > 2 * past else SectionKind.achievements
+
+
+#: A passage with fewer sentences of work done than this is no review.
+_MIN_PAST_SENTENCES = 3
+
+
+def _past_sentences(text: str, node: Node) -> int:
+    return sum(1 for s, e in boundaries(text, node.body_start, node.end) if PAST.search(text[s:e]))
 
 
 def reported_year(roots: list[Node]) -> int | None:
@@ -439,7 +451,12 @@ def _turn_to_problems(text: str, node: Node) -> list[Node]:
         _clip(node, turn)
         out = [node, problems]
         if end + 1 < chapter_end:
-            out.append(_bare_node(node, end + 1, chapter_end, SectionKind.other))
+            # More of the review after the problems ("各位代表！过去五年…一是…") stays a review.
+            rest = _bare_node(node, end + 1, chapter_end, SectionKind.other)
+            if _past_sentences(text, rest) >= _MIN_PAST_SENTENCES:
+                _own_inline(text, rest)
+                _set_kind(rest, SectionKind.achievements)
+            out.append(rest)
         return out
     return [node]
 

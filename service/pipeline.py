@@ -18,7 +18,7 @@ from service.backends.base import Backend
 from service.document import Document, Outline, RawText
 from service.errors import NotAReportError
 from service.ingest import read_bytes, read_path
-from service.models import SECTION_NAMES, Brief, Provenance, Source, schema_hash
+from service.models import Brief, Provenance, Section, Source, schema_hash
 from service.vocab import CJK_CHAR
 
 #: Below this many CJK characters of prose a text is not a report (a nav bar, an error page).
@@ -67,7 +67,12 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
     chunk_ids = {c.id: {s.id for s in c.sentences} for c in doc.chunks}
     items, warnings = ground.ground(doc, extraction.drafts, chunk_sentence_ids=chunk_ids)
     sections = merge.merge(items)
-    warnings = [*doc.outline.warnings, *extraction.warnings, *warnings, *merge.missing_section_warnings(doc, sections)]
+    warnings = [
+        *doc.outline.warnings,
+        *extraction.warnings,
+        *warnings,
+        *merge.missing_section_warnings(doc, sections),
+    ]
     overview = extraction.overview or merge.default_overview(doc, sections)
     usage = extraction.usage
     return Brief(
@@ -76,7 +81,10 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
         ),
         report=doc.meta,
         overview=overview,
-        **{section.value: sections[section] for section in SECTION_NAMES},
+        achievements=sections[Section.achievements],
+        problems=sections[Section.problems],
+        plans=sections[Section.plans],
+        leadership=sections[Section.leadership],
         warnings=warnings,
         provenance=Provenance(
             backend=backend.name,

@@ -14,8 +14,8 @@ import re
 from service.categorize import categorize, is_section_word
 from service.document import Document, DraftItem, DraftMetric, Extraction, Node, SectionKind, Usage
 from service.metrics import find_metrics
-from service.vocab import FRAMING_WORDS, PROBLEM_TURN, TARGETS
 from service.models import Category, Section
+from service.vocab import FRAMING_WORDS, PROBLEM_STATEMENT, PROBLEM_TURN, TARGETS
 
 _GENERIC = re.compile(
     r"取得了?(?:一定|较好|明显|显著|较大)?的?(?:成绩|成效|进展|进步)(?![^，。]*(?:但|不足))|这些都?需要|回顾这一年|"
@@ -30,16 +30,19 @@ _LEAD_IN = re.compile(
 )
 # A sentence that resolves to act on the problems just stated ("我们一定要直面问题和挑战…").
 _RESOLVE = re.compile(r"^(?:我们|我[区市县省局])?(?:一定要|必须|务必|要|将|决不|绝不)")
-#: A turn to the shortcomings ("我们既要看到成绩，更要看到前进中的困难和挑战。") this short only announces them.
-_TURN_ONLY_MAX = 45
 
 
 def _is_intro(sentence: str) -> bool:
     """A sentence that only introduces what follows: generic, or announcing the problems."""
-    return bool(
-        _GENERIC.search(sentence)
-        or _LEAD_IN.search(sentence)
-        or (PROBLEM_TURN.search(sentence) and len(sentence) <= _TURN_ONLY_MAX)
+    if _GENERIC.search(sentence):
+        return True
+    if not (_LEAD_IN.search(sentence) or PROBLEM_TURN.search(sentence)):
+        return False
+    # An announcement names no problem of its own: each of its clauses is the turn, or says nothing that
+    # falls short ("政府工作还存在不足，有些政策措施落实不到位" names one, so it is a problem).
+    return all(
+        _LEAD_IN.search(c) or PROBLEM_TURN.search(c) or not PROBLEM_STATEMENT.search(c)
+        for c in re.split(r"[，,：:]", sentence)
     )
 
 
@@ -85,7 +88,9 @@ class RulesBackend:
                 drafts += [self._from_heading(doc, n, Section.achievements) for n in _units(node)]
             elif node.kind == SectionKind.leadership:
                 units = node.children or [node]
-                drafts += [self._from_heading(doc, n, Section.leadership, Category.party_leadership) for n in units]
+                drafts += [
+                    self._from_heading(doc, n, Section.leadership, Category.party_leadership) for n in units
+                ]
             elif node.kind in (SectionKind.problems, SectionKind.plans):
                 drafts += self._enumerated(doc, node, Section(node.kind.value))
         if not any(n.kind == SectionKind.leadership for n in tops):
@@ -308,7 +313,8 @@ class RulesBackend:
                 if re.search(r"第一责任人|党政主要负责人", text[node.start : own_end]):
                     units = [c for c in node.children if c.level == 4] or [node]
                     return [
-                        self._from_heading(doc, n, Section.leadership, Category.party_leadership) for n in units
+                        self._from_heading(doc, n, Section.leadership, Category.party_leadership)
+                        for n in units
                     ]
         return []
 

@@ -28,8 +28,8 @@ from rapidfuzz import fuzz
 
 from service.models import CATEGORY_LABELS_ZH, CORE_SECTIONS, Brief, Category, Item
 
-SECTIONS = CORE_SECTIONS
-SECTION_LABELS_ZH = {s.value: s.short_zh for s in SECTIONS}
+SECTIONS: tuple[str, ...] = tuple(s.value for s in CORE_SECTIONS)
+SECTION_LABELS_ZH = {s.value: s.short_zh for s in CORE_SECTIONS}
 
 #: Topic keywords of the genre: canonical name → the words that signal it. Deliberately short and
 #: specific; a word like 工作 or 机制 would tie every problem to every other.
