@@ -16,7 +16,7 @@ from service import chunk as chunk_stage
 from service import ground, merge, normalize, outline, segment
 from service.backends.base import Backend
 from service.document import Document, Outline, RawText
-from service.errors import NotAReportError
+from service.errors import EmptyBriefError, NotAReportError
 from service.ingest import read_bytes, read_path
 from service.models import Brief, Provenance, Source, schema_hash
 
@@ -66,6 +66,12 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
     chunk_ids = {c.id: {s.id for s in c.sentences} for c in doc.chunks}
     items, warnings = ground.ground(doc, extraction.drafts, chunk_sentence_ids=chunk_ids)
     sections = merge.merge(items)
+    if extraction.proposed and not any(sections.values()):
+        why = next(iter([*extraction.warnings, *warnings]), "no reason recorded")
+        raise EmptyBriefError(
+            f"{doc.path}: every one of the {extraction.proposed} items the LLM proposed was dropped, "
+            f"so the brief would be empty; first reason: {why}"
+        )
     warnings = [*extraction.warnings, *warnings, *merge.missing_section_warnings(doc, sections)]
     overview = extraction.overview or merge.default_overview(doc, sections)
     usage = extraction.usage
@@ -94,6 +100,7 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
             completion_tokens=usage.completion_tokens,
             cost_usd=usage.cost_usd,
             elapsed_ms=round((time.perf_counter() - started) * 1000),
+            structured_output=usage.structured_output,
         ),
     )
 

@@ -13,6 +13,7 @@ import typer
 
 from service import render
 from service.cli.common import (
+    EXIT_FAILED,
     EXIT_INPUT,
     BackendName,
     NoCacheOption,
@@ -23,7 +24,7 @@ from service.cli.common import (
     fail,
     load_settings,
 )
-from service.errors import ConfigError, GovbriefError, InputError, PromptError
+from service.errors import ConfigError, EmptyBriefError, GovbriefError, InputError, PromptError
 from service.ingest import sample_path
 from service.llm.errors import AuthFailed
 from service.models import Brief
@@ -155,6 +156,7 @@ def summarize(
     taken: set[str] = set()
     briefs: list[Brief] = []
     failed = 0
+    empty = 0  # reports read fine whose LLM items were all dropped: exit 1, not 2
     for i, path in enumerate(inputs):
         try:
             brief = summarize_path(
@@ -163,12 +165,15 @@ def summarize(
         except GovbriefError as e:
             error(_message(path, e))
             failed += 1
+            empty += isinstance(e, EmptyBriefError)
             if _stops_all(e) and i + 1 < len(inputs):
                 # No other report can succeed either (bad key, model, prompt…): don't spend calls on them.
                 error(f"stopped: {len(inputs) - i - 1} more report(s) not briefed")
                 break
             continue
         briefs.append(brief)
+        for warning in brief.warnings:  # never a silent gap: what went missing, and why
+            error(f"{path}: warning: {warning}")
         if into_dir is not None:
             name = _unique_name(Path(path).stem, suffix, taken)
             _write(
@@ -183,7 +188,7 @@ def summarize(
             text = render.to_json(briefs[0])
         _write(text, out)
     if failed:
-        raise typer.Exit(EXIT_INPUT)
+        raise typer.Exit(EXIT_FAILED if empty == failed else EXIT_INPUT)
 
 
 def _message(path: Path, exc: GovbriefError) -> str:
