@@ -249,6 +249,12 @@ class StandIn:
     temperature_one: bool = False  # Kimi K2
     thinking_off: bool = False  # Qwen3 on DashScope: enable_thinking must be false
     truncates_at: int | None = None  # Ollama: cuts the prompt at options.num_ctx (this default)
+    rejects_for: str | None = None  # `rejects` applies only to models matching this regex
+
+    def _rejection(self, body: dict[str, Any], mode: str) -> tuple[int, str] | None:
+        if self.rejects_for and not re.search(self.rejects_for, str(body.get("model", ""))):
+            return None
+        return self.rejects.get(mode)
 
     def __call__(self, request: RecordedRequest) -> Reply:
         body = request.json or {}
@@ -267,14 +273,19 @@ class StandIn:
             )
         if self.temperature_one and body.get("temperature", 1) != 1:
             return error_reply(400, "invalid temperature: only 1 is allowed for this model")
-        if self.thinking_off and body.get("enable_thinking") is not False:
+        if (
+            self.thinking_off
+            and str(body.get("model", "")).startswith("qwen3")
+            and body.get("enable_thinking") is not False
+        ):
             return error_reply(
                 400,
                 "<400> InternalError.Algo.InvalidParameter: parameter.enable_thinking must be set "
                 "to false for non-streaming calls",
             )
-        if mode in self.rejects:
-            return error_reply(*self.rejects[mode])
+        rejection = self._rejection(body, mode)
+        if rejection:
+            return error_reply(*rejection)
         text = " ".join(str(m.get("content") or "") for m in request.messages)
         if self.json_word and mode != "text" and "json" not in text.lower():
             return error_reply(*self.json_word)
@@ -342,7 +353,8 @@ STAND_INS: dict[str, StandIn] = {
             },
         ),
         StandIn(
-            "dashscope",  # an older Qwen (qwen-max): json_object only
+            "dashscope",  # older Qwen models (qwen-max, qwen-turbo, qwen2.5) take json_object only
+            rejects_for=r"^(qwen-(max|turbo)|qwen2)",
             rejects={
                 "json_schema": (
                     400,
@@ -370,10 +382,17 @@ STAND_INS: dict[str, StandIn] = {
         ),
         StandIn("vllm", enforces=frozenset({"json_schema", "json_object_schema"})),
         StandIn("openai", enforces=frozenset({"json_schema"}), json_word=_JSON_WORD_400, reasoning=True),
-        StandIn("moonshot", temperature_one=True, rejects={"json_schema": (400, "unsupported response_format type: json_schema")}),
+        StandIn(
+            "moonshot",
+            temperature_one=True,
+            rejects={"json_schema": (400, "unsupported response_format type: json_schema")},
+        ),
         StandIn("ollama", enforces=frozenset({"json_schema"}), truncates_at=2048),
         StandIn("zhipu", rejects={"json_schema": (400, "response_format type json_schema is not supported")}),
-        StandIn("siliconflow", rejects={"json_schema": (400, "response_format json_schema is not supported for this model")}),
+        StandIn(
+            "siliconflow",
+            rejects={"json_schema": (400, "response_format json_schema is not supported for this model")},
+        ),
     )
 }
 

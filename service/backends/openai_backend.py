@@ -84,8 +84,10 @@ class OpenAIBackend:
         prompts_dir = prompts_dir or settings.prompts_dir
         self.prompt: Prompt = load_prompt(settings.prompt_id, settings.prompt_version, prompts_dir)
         self.overview_prompt: Prompt = load_prompt("overview", None, prompts_dir)
-        self.profile = providers.resolve(self.client.base_url, self.model, settings.llm_provider)
-        self.context_tokens = settings.llm_context_tokens or self.profile.context_tokens
+        self.profile = providers.resolve(
+            self.client.base_url, self.model, settings.llm_provider
+        ).with_context(settings.llm_context_tokens)
+        self.context_tokens = self.profile.context_tokens
         self.schema = chunk_result_schema(self.prompt.field_order)
         self.schema_hash = schema_hash(self.schema)
         self.mode_setting: str = settings.llm_structured_output
@@ -96,7 +98,9 @@ class OpenAIBackend:
         forget = refresh or self.cache.refresh
         if forget:
             structured.forget(self.client.base_url, self.model)
-        self.ladder = structured.Ladder(self.mode_setting, self.client.base_url, self.model, self.profile.modes)
+        self.ladder = structured.Ladder(
+            self.mode_setting, self.client.base_url, self.model, self.profile.modes
+        )
         if not forget:
             self.ladder.learn(self._verdicts.load())
         self.pack_tokens: int = pack_tokens if pack_tokens is not None else settings.llm_pack_tokens

@@ -1,12 +1,12 @@
 """Asking: one chunk's answer from the endpoint, whatever it takes.
 
-    answer(pack)   cache → ask in the ladder's current mode → on a rejected mode, the next rung
-                   (learned once per endpoint, see `structured.Ladder`) → on an answer cut off at
-                   max_tokens, split the pack in two and ask for each half → cache the answer
-    ask(request)   send; on an answer `parse` rejects, re-ask with the error (bounded)
-    send(request)  one call through the transport (the one retry layer), with the probe lock for
-                   an untried mode, the "json" word a JSON mode may require, token accounting, and
-                   a loud failure when the server cut the prompt to fit its context
+answer(pack)   cache → ask in the ladder's current mode → on a rejected mode, the next rung
+               (learned once per endpoint, see `structured.Ladder`) → on an answer cut off at
+               max_tokens, split the pack in two and ask for each half → cache the answer
+ask(request)   send; on an answer `parse` rejects, re-ask with the error (bounded)
+send(request)  one call through the transport (the one retry layer), with the probe lock for
+               an untried mode, the "json" word a JSON mode may require, token accounting, and
+               a loud failure when the server cut the prompt to fit its context
 """
 
 from __future__ import annotations
@@ -120,7 +120,9 @@ class Asker:
 
     # --- asking, re-asking ----------------------------------------------------------------------
 
-    def ask(self, run: RunStats, request: ChatRequest, parse: Callable[[str], T], describe: str, mode: str) -> T:
+    def ask(
+        self, run: RunStats, request: ChatRequest, parse: Callable[[str], T], describe: str, mode: str
+    ) -> T:
         """Send `request`; on an answer `parse` rejects, re-ask with the error, at most `reasks` times."""
         messages = request.messages
         last_error: AnswerFormatError | None = None

@@ -125,7 +125,9 @@ class Requests:
 
     def overhead_tokens(self, mode: str) -> int:
         """Tokens a chunk request spends besides the chunk's own sentences."""
-        rendered = self.prompt.render(parts=[], schema=self.schema_text if self.schema_in_prompt(mode) else None)
+        rendered = self.prompt.render(
+            parts=[], schema=self.schema_text if self.schema_in_prompt(mode) else None
+        )
         return count_tokens(rendered.system) + count_tokens(rendered.user) + 16
 
     def _request(

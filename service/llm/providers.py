@@ -55,6 +55,17 @@ class Profile:
     model_rules: tuple[ModelRule, ...] = ()
     notes: str = ""
 
+    def with_context(self, tokens: int | None) -> Profile:
+        """This profile for a model whose context is `tokens` (a setting or a probe): a server told
+        its context in the request (Ollama's `num_ctx`) is told this one."""
+        if not tokens:
+            return self
+        extra = dict(self.extra_body)
+        options = extra.get("options")
+        if isinstance(options, dict) and "num_ctx" in options:
+            extra["options"] = {**options, "num_ctx": tokens}
+        return replace(self, context_tokens=tokens, extra_body=extra)
+
     def for_model(self, model: str) -> Profile:
         """This profile with the rules for `model` applied."""
         out = self
@@ -179,9 +190,7 @@ def resolve(base_url: str | None, model: str, name: str | None = None) -> Profil
     """The profile for an endpoint: `name` when given (GOVBRIEF_LLM_PROVIDER), else by host."""
     if name:
         if name not in PROFILES:
-            raise ConfigError(
-                f"unknown GOVBRIEF_LLM_PROVIDER {name!r}; choose one of: {', '.join(PROFILES)}"
-            )
+            raise ConfigError(f"unknown GOVBRIEF_LLM_PROVIDER {name!r}; choose one of: {', '.join(PROFILES)}")
         return PROFILES[name].for_model(model)
     host = _host(base_url or "https://api.openai.com/v1")
     for profile in PROFILES.values():

@@ -90,9 +90,7 @@ def _render(node: dict[str, Any]) -> str:
     if kind == "array":
         inner = _render(node.get("items", {}))
         return f"({inner})[]" if "|" in inner and not inner.startswith("{") else f"{inner}[]"
-    return {"integer": "int", "number": "number", "boolean": "bool", "null": "null"}.get(
-        str(kind), "string"
-    )
+    return {"integer": "int", "number": "number", "boolean": "bool", "null": "null"}.get(str(kind), "string")
 
 
 # --- what an endpoint accepts, learned once ----------------------------------------------------
