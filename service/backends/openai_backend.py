@@ -34,7 +34,7 @@ from service.extract import ChunkResult, Pack, chunk_result_schema, pack_chunks
 from service.llm import plan, providers, structured
 from service.llm.accounting import cost_usd
 from service.llm.ask import Asker
-from service.llm.cache import AnswerCache, Note, answer_key
+from service.llm.cache import AnswerCache, Note
 from service.llm.client import ChatClient, ChatRequest, OpenAIChatClient
 from service.llm.errors import AuthFailed
 from service.llm.overview import write_overview
@@ -92,9 +92,7 @@ class OpenAIBackend:
         self.schema_hash = schema_hash(self.schema)
         self.mode_setting: str = settings.llm_structured_output
         # What the endpoint accepted is learned once and kept in the cache dir; --refresh forgets it.
-        self._verdicts = Note(
-            self.cache, answer_key(kind="structured-modes", base_url=self.client.base_url, model=self.model)
-        )
+        self._verdicts = Note(self.cache, structured.note_key(self.client.base_url, self.model))
         forget = refresh or self.cache.refresh
         if forget:
             structured.forget(self.client.base_url, self.model)

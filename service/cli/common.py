@@ -24,6 +24,11 @@ def error(message: str) -> None:
     print(f"govbrief: error: {message}", file=sys.stderr)
 
 
+def warn(message: str) -> None:
+    """One warning line on stderr (what a brief is missing, and why)."""
+    print(f"govbrief: warning: {message}", file=sys.stderr)
+
+
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
     error(message)
     raise typer.Exit(code)

@@ -23,6 +23,7 @@ from service.cli.common import (
     error,
     fail,
     load_settings,
+    warn,
 )
 from service.errors import ConfigError, EmptyBriefError, GovbriefError, InputError, PromptError
 from service.ingest import sample_path
@@ -173,7 +174,7 @@ def summarize(
             continue
         briefs.append(brief)
         for warning in brief.warnings:  # never a silent gap: what went missing, and why
-            error(f"{path}: warning: {warning}")
+            warn(f"{path}: {warning}")
         if into_dir is not None:
             name = _unique_name(Path(path).stem, suffix, taken)
             _write(

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.llm.cache import answer_key
+
 LADDER: tuple[str, ...] = ("json_schema", "json_object_schema", "json_object", "text")
 SCHEMA_NAME = "chunk_result"
 #: Modes in which some providers (OpenAI, DeepSeek, DashScope) reject a prompt without this word.
@@ -127,6 +129,12 @@ def forget_all() -> None:
     """For tests: start the process's memory afresh."""
     with _book_lock:
         _book.clear()
+
+
+def note_key(base_url: str, model: str) -> str:
+    """Where an endpoint's verdicts are kept in the answer cache (read by the backend, written by
+    the backend and by `govbrief doctor`)."""
+    return answer_key(kind="structured-modes", base_url=base_url, model=model)
 
 
 def remembered(base_url: str, model: str) -> str | None:
