@@ -152,3 +152,23 @@ def test_the_cli_prints_a_briefs_warnings_to_stderr(fake: FakeOpenAI) -> None:
     assert res.exit_code == 0, res.output
     assert f"govbrief: warning: {report}: chunk " in res.stderr
     assert "no usable answer" in res.stderr and "too many messages" in res.stderr
+
+
+def test_the_api_answers_an_all_dropped_brief_with_502_naming_why(fake: FakeOpenAI, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from llm_helpers import settings_for
+
+    from service.api import create_app
+
+    def cites_unseen_ids(request):  # type: ignore[no-untyped-def]
+        item = {"section": "problems", "title": "某项不足", "summary": "。", "category": "other",
+                "sentence_ids": ["s9999"], "metrics": []}  # fmt: skip
+        return chat_reply(json.dumps({"items": [item]}, ensure_ascii=False), request=request)
+
+    fake.route("POST", "/v1/chat/completions", cites_unseen_ids)
+    report = Path(__file__).resolve().parents[1] / "service" / "samples" / "qinghe_2023.txt"
+    settings = settings_for(fake, tmp_path, data_dir=tmp_path / "data", backend="openai", api_keys=None)
+    with TestClient(create_app(settings)) as c:
+        res = c.post("/v1/briefs", json={"text": report.read_text("utf-8"), "filename": "q.txt"})
+    assert res.status_code == 502
+    assert "dropped" in res.json()["detail"] and "s9999" in res.json()["detail"]

@@ -17,6 +17,7 @@ from service.cli.common import (
     EXIT_INPUT,
     BackendName,
     NoCacheOption,
+    PromptsDirOption,
     RefreshOption,
     WithTextOption,
     backend_from_options,
@@ -24,6 +25,7 @@ from service.cli.common import (
     fail,
     load_settings,
     warn,
+    with_prompts_dir,
 )
 from service.errors import ConfigError, EmptyBriefError, GovbriefError, InputError, PromptError
 from service.ingest import sample_path
@@ -121,6 +123,7 @@ def summarize(
     ] = None,
     no_cache: NoCacheOption = False,
     refresh: RefreshOption = False,
+    prompts_dir: PromptsDirOption = None,
 ) -> None:
     """Brief one or more reports: achievements (成效), problems (问题) and plans (计划), every item grounded.
 
@@ -139,7 +142,7 @@ def summarize(
         inputs.insert(0, sample_path())
     if not inputs:
         fail("no report given: pass one or more PATHs, or --sample")
-    settings = load_settings()
+    settings = with_prompts_dir(load_settings(), prompts_dir)
     engine = backend_from_options(
         backend.value if backend else None, settings, no_cache=no_cache, refresh=refresh
     )
