@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     llm_price_prompt_per_1k: float | None = None
     llm_price_completion_per_1k: float | None = None
     prompt_id: str = "extract"
-    prompt_version: str | None = None  # newest when unset
+    # v1 until the evals on a real model say v2 (evidence first) does better; None = the newest.
+    prompt_version: str | None = "1"
     prompts_dir: Path | None = None  # overrides prompt by prompt; the packaged ones otherwise
 
     # --- pipeline ---

@@ -85,3 +85,27 @@ def test_the_library_face() -> None:
     from_text = service.brief_text(SAMPLE.read_text("utf-8"), filename="q.txt", backend=rules)
     assert isinstance(from_file, service.Brief) and from_file.problems
     assert from_text.problems == from_file.problems and from_text.source.path == "q.txt"
+
+
+def test_prompt_v2_evidence_first_glossed_and_capped(fake: FakeOpenAI, tmp_path: Path) -> None:
+    from fake_openai import chat_reply
+    from llm_helpers import DEFAULT_SECTIONS, answer, item, make_doc
+
+    from service.models import CATEGORY_LABELS_ZH
+
+    metric = {"label": "废止文件", "value": 28, "unit": "件", "sentence_id": "s2", "quote": "28件"}
+    fake.enqueue(chat_reply(answer(item(metrics=[metric] * 5))))
+    backend = make_backend(fake, tmp_path, prompt_version="2")
+    extraction = backend.extract(make_doc([DEFAULT_SECTIONS[0]]))
+
+    request = fake.chat_requests()[0]
+    fields = list(
+        request.response_format["json_schema"]["schema"]["properties"]["items"]["items"]["properties"]
+    )
+    assert fields[:3] == ["section", "sentence_ids", "title"]  # evidence before words
+    assert request.json["max_tokens"] == 2048 == backend.prompt.max_tokens
+    system = request.message("system")
+    assert all(f"{code.value} {label}" in system for code, label in CATEGORY_LABELS_ZH.items())
+    assert "sentence_ids:string[],title:string" in system  # the prompt's schema in the same order
+    assert [len(d.metrics) for d in extraction.drafts] == [3]  # capped at the prompt's max_metrics
+    assert backend.prompt.version == "2" and make_backend(fake, tmp_path).prompt.version == "1"

@@ -150,8 +150,9 @@ class Asker:
     # --- one call -----------------------------------------------------------------------------
 
     def send(self, run: RunStats, request: ChatRequest, describe: str, mode: str) -> ChatResponse:
-        if mode == "text":  # nothing to learn: no response_format is sent
-            return self._call(run, request, describe)
+        if mode == "text" or self.ladder.setting != "auto":
+            # Nothing to learn: no response_format is sent, or a pinned mode that has no lower rung.
+            return self._call_json(run, request, describe)
         ladder = self.ladder
         with ladder.probing(mode) as probing:
             if ladder.setting == "auto" and ladder.is_rejected(mode):
