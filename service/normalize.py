@@ -11,7 +11,9 @@ import re
 import unicodedata
 from collections import Counter
 
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+from service.vocab import CJK, NUMERALS, chinese_number
+
+_CJK = CJK
 # Full-width punctuation and brackets that behave like CJK for spacing purposes.
 _CJK_PUNCT = "，。、；：？！“”‘’（）《》〈〉【】〔〕「」『』…—～·％"
 _CJKISH = f"[{_CJK}{_CJK_PUNCT}]"
@@ -29,7 +31,6 @@ _SPACE_NEAR_CJK = re.compile(rf"(?<={_CJKISH}) +|(?<=[.、]) +(?={_CJKISH})| +(?
 
 # Heading markers at the start of a line (after bullets are stripped): l1 `一、`, l2 `（一）`, l3 `1.`/`1、`
 # (the outline's levels), and `第一章` (never joined to a neighbour, not an outline level).
-NUMERALS = "一二三四五六七八九十"  # Chinese heading numerals, up to 十
 _NUM = NUMERALS
 HEADING_START = re.compile(
     rf"^(?P<marker>(?P<l1>[{_NUM}]{{1,3}}、)|(?P<l2>（[{_NUM}]{{1,3}}）)|(?P<l3>\d{{1,2}}(?:\.(?!\d)|、))"
@@ -191,23 +192,15 @@ _METADATA_KEY = re.compile(r"(?:日期|时间|来源|索引号|文号|发布机�
 _ENDS_WITH_DATE = re.compile(r"(?:\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}(?:\s*\d{1,2}:\d{2})?)$")
 
 
-_NUMBERED = re.compile(
-    r"^(?:(?P<l1>[一二三四五六七八九十]{1,3})、|（(?P<l2>[一二三四五六七八九十]{1,3})）|(?P<l3>\d{1,2})(?:\.(?!\d)|、))"
-)
-_CN_DIGITS = {ch: i for i, ch in enumerate("零一二三四五六七八九")}
-
-
 def _heading_number(line: str) -> tuple[int, int] | None:
     """(level, number) of a `一、` / `（一）` / `1.` marker opening the line."""
-    m = _NUMBERED.match(line)
-    if not m:
+    m = HEADING_START.match(line)
+    if not m or not (m.group("l1") or m.group("l2") or m.group("l3")):
         return None
     if m.group("l3"):
-        return 3, int(m.group("l3"))
-    level, num = (1, m.group("l1")) if m.group("l1") else (2, m.group("l2"))
-    tens, ten, ones = num.rpartition("十")
-    value = (_CN_DIGITS.get(tens, 1) * 10 if ten else 0) + _CN_DIGITS.get(ones, 0)
-    return level, value
+        return 3, int(m.group("marker").rstrip(".、"))
+    level = 1 if m.group("l1") else 2
+    return level, chinese_number(m.group("marker").strip("、（）"))
 
 
 def _count_heading(line: str, numbers: list[int]) -> None:

@@ -10,8 +10,9 @@ from service.extract import AnswerFormatError, extract_json, strip_reasoning
 from service.llm.ask import Asker
 from service.llm.errors import Truncated
 from service.llm.plan import RunStats
+from service.models import SECTION_NAMES
 
-SECTION_ZH = {"achievements": "成效", "problems": "问题", "plans": "计划", "leadership": "第一责任人"}
+SECTION_ZH = {section.value: section.short_zh for section in SECTION_NAMES}
 OVERVIEW_MAX_CHARS = 400
 _TITLES_PER_SECTION = 12
 _TITLE_CHARS = 24
