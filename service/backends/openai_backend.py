@@ -213,8 +213,14 @@ class OpenAIBackend:
         page header and the signature hold no items; a report whose outline found no sections at
         all is sent whole rather than not at all."""
         chunks = extractable(doc.chunks) or list(doc.chunks)
-        room = plan.context_room(
-            self.context_tokens, self.requests.overhead_tokens(self.current_mode()), self.requests.max_tokens
+        room = (
+            plan.context_room(
+                self.context_tokens,
+                self.requests.overhead_tokens(self.current_mode()),
+                self.requests.max_tokens,
+            )
+            if self.context_tokens
+            else None
         )
         budget = self.pack_tokens if room is None or self.pack_tokens <= 0 else min(self.pack_tokens, room)
         return plan.fit_packs(pack_chunks(chunks, budget), room)
