@@ -171,6 +171,11 @@ class Provenance(_Model):
     completion_tokens: int = 0
     cost_usd: float | None = None
     elapsed_ms: int = 0
+    structured_output: str | None = Field(
+        default=None,
+        description="How the LLM's answer shape was asked for: json_schema, json_object_schema, "
+        "json_object or text (the weakest used); none for the rules backend",
+    )
 
 
 class Brief(_Model):
