@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -269,6 +270,13 @@ def reported_year(roots: list[Node]) -> int | None:
     return None
 
 
+def year_most_named(text: str, node: Node) -> int | None:
+    """The year a review's own text names most ("2022年是党和国家历史上极为重要的一年…"): what a
+    report whose headings name no year ("一、过去一年和五年工作回顾") is about."""
+    years = Counter(int(m.group(1)) for m in YEAR.finditer(text, node.body_start, node.end))
+    return years.most_common(1)[0][0] if years else None
+
+
 def _classify_roots(text: str, roots: list[Node], year: int | None) -> bool:
     """Give every top-level section its kind; True when some heading said what its section is.
 
@@ -498,6 +506,8 @@ def parse(text: str) -> Outline:
         _attach_inline(text, root)
     if meta.year is None and meta.genre in (Genre.government_work_report, Genre.unknown):
         meta.year = reported_year(roots)
+        if meta.year is None and roots and heading_kind(roots[0].title, None) == SectionKind.achievements:
+            meta.year = year_most_named(text, roots[0])
     recognised = _classify_roots(text, roots, meta.year)
     nodes: list[Node] = []
     turned = False

@@ -277,3 +277,15 @@ def test_sections_of_a_rule_of_law_report_keep_their_order_of_kinds() -> None:
     assert kinds == [SectionKind.achievements, SectionKind.problems, SectionKind.plans]
     brief = brief_of(text)
     assert len(brief.problems) == 2 and len(brief.plans) == 2
+
+
+def test_a_report_whose_headings_name_no_year_is_about_the_year_its_review_names() -> None:
+    text = (
+        "各位代表：\n现在，我代表国务院，向大会报告政府工作，请予审议。\n一、过去一年和五年工作回顾\n"
+        "2022年是党和国家历史上极为重要的一年。过去一年，国内生产总值增长3%，城镇新增就业1206万人。"
+        "2022年粮食产量再创新高。五年来，经济实力明显跃升。\n"
+        "二、对今年政府工作的建议\n今年发展主要预期目标是：国内生产总值增长5%左右。要着力扩大国内需求。\n"
+    )
+    brief = brief_of(text)
+    assert brief.report.year == 2022
+    assert [kind for _, kind in kinds_of(text)] == [SectionKind.achievements, SectionKind.plans]

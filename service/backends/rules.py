@@ -327,7 +327,7 @@ _MIN_RUN_INS = 3
 def _is_framing(doc: Document, node: Node) -> bool:
     """A chapter that frames the year's work (总体要求、政策取向) in a report that lists the work in a
     chapter of its own: only its targets are plans."""
-    if node.children or not FRAMING_WORDS.search(node.title):
+    if any(c.level < 4 for c in node.children) or not FRAMING_WORDS.search(node.title):
         return False
     return any(
         n is not node and n.kind == SectionKind.plans and not FRAMING_WORDS.search(n.title)
