@@ -15,7 +15,14 @@ from service.categorize import categorize, is_section_word
 from service.document import Document, DraftItem, DraftMetric, Extraction, Node, SectionKind, Usage
 from service.metrics import find_metrics
 from service.models import Category, Section
-from service.vocab import FRAMING_WORDS, PROBLEM_STATEMENT, PROBLEM_TURN, TARGETS
+from service.vocab import (
+    FRAMING_WORDS,
+    PROBLEM_NOUNS,
+    PROBLEM_STATEMENT,
+    PROBLEM_TURN,
+    SENTENCE_ENDS,
+    TARGETS,
+)
 
 _GENERIC = re.compile(
     r"取得了?(?:一定|较好|明显|显著|较大)?的?(?:成绩|成效|进展|进步)(?![^，。]*(?:但|不足))|这些都?需要|回顾这一年|"
@@ -26,7 +33,7 @@ _LIST_OPENER = re.compile(r"[：:]|(?:比如|例如|主要是|主要有|主要�
 # A sentence before a list that only announces it ("我县法治政府建设仍存在一些问题。").
 _LEAD_IN = re.compile(
     r"[：:]$|以下|如下|(?:存在|仍有|还有|面临)着?(?:一些|一定的?|某些|不少|诸多|部分|许多|较多)?的?"
-    r"(?:问题|不足|短板|差距|困难|薄弱环节)"
+    rf"(?:{PROBLEM_NOUNS})"
 )
 # A sentence that resolves to act on the problems just stated ("我们一定要直面问题和挑战…").
 _RESOLVE = re.compile(r"^(?:我们|我[区市县省局])?(?:一定要|必须|务必|要|将|决不|绝不)")
@@ -55,8 +62,8 @@ _MARKER = re.compile(
     r"(?P<circled>[①-⑳])|[（(](?P<paren>\d{1,2})[）)]|(?<![\d.．A-Za-z])(?P<half>\d{1,2})[)）]"
 )
 _MARKER_LEFT = "：:；;。，,、！？ \n"
-_SENTENCE = re.compile(r"[^。！？\n]+[。！？]?")
-_SENTENCE_END = re.compile(r"[。！？]")
+_SENTENCE = re.compile(rf"[^{SENTENCE_ENDS}\n]+[{SENTENCE_ENDS}]?")
+_SENTENCE_END = re.compile(f"[{SENTENCE_ENDS}]")
 _TITLE_MAX = 30
 MAX_METRICS = 8  # per item: the first figures a section states are its headline ones
 
