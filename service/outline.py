@@ -422,6 +422,8 @@ def _paragraph_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start + ln.start, start + ln.end) for ln in _lines(text[start:end]) if ln.text.strip()]
 
 
+#: A problems passage runs on over at most this many more paragraphs that turn again ("政府工作也存在不足").
+_MAX_TURN_PARAGRAPHS = 4
 #: Problems stated after a turn: at least this many sentences or clauses that say what falls short.
 _MIN_STATED_PROBLEMS = 2
 
@@ -445,7 +447,7 @@ def _turn_to_problems(text: str, node: Node) -> list[Node]:
         if turn is None:
             continue
         end = pe
-        for qs, qe in paragraphs[i + 1 :]:
+        for qs, qe in paragraphs[i + 1 : i + 1 + _MAX_TURN_PARAGRAPHS]:
             first = next(iter(boundaries(text, qs, qe)), (qs, qe))
             if not PROBLEM_TURN.search(text[first[0] : first[1]]):
                 break
