@@ -440,8 +440,14 @@ def _turn_to_problems(text: str, node: Node) -> list[Node]:
     chapter_end = node.end
     paragraphs = _paragraph_spans(text, node.body_start, node.end)
     for i, (ps, pe) in enumerate(paragraphs):
+        # The turn opens its paragraph, or follows a sentence or two of it ("思危方能居安。在充分肯定成绩的
+        # 同时…"); further in, only a turn that announces a list ("…还存在一些问题：").
         turn = next(
-            (s for s, e in itertools.islice(boundaries(text, ps, pe), 3) if PROBLEM_TURN.search(text[s:e])),
+            (
+                s
+                for k, (s, e) in enumerate(boundaries(text, ps, pe))
+                if PROBLEM_TURN.search(text[s:e]) and (k < 3 or "：" in text[s:e])
+            ),
             None,
         )
         if turn is None:

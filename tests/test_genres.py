@@ -289,3 +289,19 @@ def test_a_report_whose_headings_name_no_year_is_about_the_year_its_review_names
     brief = brief_of(text)
     assert brief.report.year == 2022
     assert [kind for _, kind in kinds_of(text)] == [SectionKind.achievements, SectionKind.plans]
+
+
+def test_a_turn_deep_in_a_thanks_paragraph_that_announces_a_list() -> None:
+    text = (
+        "青禾县2023年政府工作报告\n各位代表：\n现在，我代表县人民政府，向大会报告工作，请予审议。\n"
+        "一、2023年工作回顾\n（一）经济稳中向好。地区生产总值增长5.8%。\n（二）民生持续改善。新增就业6200人。\n"
+        "各位代表！这些成绩来之不易。这是全县人民团结奋斗的结果。在此，我代表县人民政府表示衷心感谢！"
+        "同时也要清醒看到，我县发展还存在一些困难和问题：产业结构不优，新兴产业占比偏低；财政收支矛盾突出；"
+        "城乡公共服务差距较大。\n"
+        "二、2024年工作安排\n（一）做强实体经济。力争规上工业增加值增长7%。\n"
+    )
+    brief = brief_of(text)
+    assert brief.report.genre == Genre.government_work_report and brief.report.year == 2023
+    assert len(brief.problems) == 3
+    assert "财政收支矛盾突出" in quotes(brief.problems)
+    assert "衷心感谢" not in quotes(brief.problems)
