@@ -4,8 +4,8 @@
     python bench/bench_scale.py --sizes 1 2 4       # other sizes (MB of UTF-8 text)
     python bench/bench_scale.py --profile 8         # and the top functions at 8 MB (cProfile)
 
-One report is made of the bundled sample (and the seed reports beside the clone, when there) repeated
-until it reaches each size, then briefed end to end (ingest from bytes → … → merge) in this process.
+One report is made of the bundled sample and the eval reports (evals/reports/) repeated until it
+reaches each size, then briefed end to end (ingest from bytes → … → merge) in this process.
 Cost linear in size means a flat time per MB: the aim is 8 MB within 4.5× the time of 2 MB, and
 20 MB (the upload limit) well inside a run's time limit. Nothing is asserted: timings belong here.
 """
@@ -27,14 +27,14 @@ from service.backends.rules import RulesBackend  # noqa: E402
 from service.ingest import Limits, read_bytes, sample_path  # noqa: E402
 from service.pipeline import summarize_raw  # noqa: E402
 
-SEEDS = ROOT.parent / "shared" / "seeds"
+REPORTS = ROOT / "evals" / "reports"
 MB = 1_000_000
 AIM_RATIO_8_TO_2 = 4.5
 
 
 def corpus() -> str:
     texts = [sample_path().read_text("utf-8")]
-    texts += [p.read_text("utf-8") for p in sorted(SEEDS.glob("*.txt"))] if SEEDS.is_dir() else []
+    texts += [p.read_text("utf-8") for p in sorted(REPORTS.glob("**/*.txt"))]
     return "\n".join(texts)
 
 
