@@ -328,3 +328,17 @@ def test_the_five_parts_of_a_rule_of_law_report() -> None:
     brief = brief_of(text)
     assert brief.report.genre == Genre.rule_of_law_report and brief.report.issuer == "青禾市司法局"
     assert (len(brief.achievements), len(brief.problems), len(brief.plans)) == (2, 2, 2)
+
+
+def test_a_review_of_run_in_paragraphs_gives_one_achievement_each() -> None:
+    text = (
+        "青禾县人民政府2023年工作总结\n一、2023年工作完成情况\n"
+        "过去一年，全县上下团结一心，较好完成了全年目标任务。\n"
+        "狠抓项目建设。全年实施重点项目86个，完成投资125亿元。\n"
+        "优化营商环境。新增市场主体3200户，政务服务事项全部实现网上可办。\n"
+        "改善民生福祉。新增城镇就业5200人，新建幼儿园4所。\n"
+        "二、2024年工作思路\n（一）扩大有效投资。力争完成投资135亿元。\n"
+    )
+    brief = brief_of(text)
+    assert [it.title for it in brief.achievements] == ["狠抓项目建设", "优化营商环境", "改善民生福祉"]
+    assert "较好完成了全年目标任务" not in quotes(brief.achievements)

@@ -92,7 +92,14 @@ class RulesBackend:
         tops = doc.outline.nodes
         for node in tops:
             if node.kind == SectionKind.achievements:
-                drafts += [self._from_heading(doc, n, Section.achievements) for n in _units(node)]
+                units = _units(node)
+                # A review with no enumeration may still open its paragraphs with run-in titles.
+                run_ins = (
+                    self._run_ins(doc, Section.achievements, node.body_start, node.end)
+                    if units == [node]
+                    else None
+                )
+                drafts += run_ins or [self._from_heading(doc, n, Section.achievements) for n in units]
             elif node.kind == SectionKind.leadership:
                 units = node.children or [node]
                 drafts += [
