@@ -98,9 +98,11 @@ def test_cli_refuses_the_bomb_with_exit_2_and_one_line_in_bounded_memory(tmp_pat
     path.write_bytes(bomb)
     good = tmp_path / "good.txt"
     good.write_text(SAMPLE, "utf-8")
+    # Peak RSS of this process alone: VmHWM (ru_maxrss would count the pytest process it forked from).
     code = (
-        "import resource, sys\nfrom service.cli import main\ntry:\n    main()\nfinally:\n"
-        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "import re, sys\nfrom service.cli import main\ntry:\n    main()\nfinally:\n"
+        "    status = open('/proc/self/status').read()\n"
+        "    print(re.search(r'VmHWM:\\s*(\\d+) kB', status).group(1), file=sys.stderr)\n"
     )
     out = tmp_path / "out"
     proc = subprocess.run(
