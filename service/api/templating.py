@@ -14,11 +14,16 @@ _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+#: Swagger UI: its files and the spec from this server alone; it sets style attributes as it draws.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 def is_page(path: str) -> bool:
     """Paths answered with pages, not JSON, errors included."""
-    return path in ("/", "/briefs", "/session", "/docs") or path.startswith("/briefs/")
+    return path in ("/", "/briefs", "/session", "/logout", "/docs") or path.startswith("/briefs/")
 
 
 @lru_cache(maxsize=1)
@@ -34,10 +39,15 @@ def environment() -> Environment:
 
 
 def page(
-    name: str, status_code: int = 200, headers: Mapping[str, str] | None = None, **context: Any
+    name: str,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+    *,
+    csp: str = _CSP,
+    **context: Any,
 ) -> HTMLResponse:
     html = environment().get_template(name).render(**context)
-    return HTMLResponse(html, status_code, {"Content-Security-Policy": _CSP, **(headers or {})})
+    return HTMLResponse(html, status_code, {"Content-Security-Policy": csp, **(headers or {})})
 
 
 def error_page(

@@ -1,7 +1,10 @@
-"""Briefing off the event loop, once per set of identical requests in flight, then storing.
+"""Briefing in worker processes, once per set of identical requests in flight, then storing.
 
-The pipeline is CPU work (rules) or minutes of waiting on an LLM (openai): either way it runs in
-the threadpool, never on the event loop. Identical requests that arrive while a run is under way
+The pipeline is CPU work (rules) or minutes of waiting on an LLM (openai). Either way it runs in a
+worker process (a pebble ProcessPool of GOVBRIEF_MAX_RUNS), never in the server: a run over
+GOVBRIEF_RUN_TIME_LIMIT is *stopped* — its worker is ended and replaced, which no thread allows —
+and a CPU-bound run never holds the event loop's GIL. Past the workers, GOVBRIEF_RUN_QUEUE runs may
+wait; past that, 503 with Retry-After. Identical requests that arrive while a run is under way
 (same bytes, filename, backend and chunking) await that run instead of starting their own.
 """
 
@@ -10,32 +13,30 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import multiprocessing
 import secrets
-import time
-import weakref
+import threading
 from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-import anyio
-import anyio.to_thread
+from pebble import ProcessExpired, ProcessPool
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
+from service.api import worker
 from service.api.metrics import Metrics
 from service.api.store import BriefStore
 from service.backends.base import Backend
 from service.backends.registry import build_backend
-from service.errors import ConfigError, InputError
-from service.models import SCHEMA_VERSION, Brief
-from service.pipeline import summarize_bytes
+from service.errors import ConfigError, RunTimeLimitError
+from service.models import SCHEMA_VERSION
 from service.settings import Settings
 
 log = logging.getLogger("govbrief.api")
 
-#: Pipeline runs at once. They get their own limiter so that minutes-long LLM runs cannot take every
-#: thread of the default pool, which uploads and store writes need too. Rules runs are CPU-bound
-#: (one core under the GIL) and LLM runs wait on the backend's own connection semaphore, so more
-#: would only queue elsewhere.
-PIPELINE_SLOTS = 16
+#: Seconds a client is told to wait when every worker and queue place is taken.
+BUSY_RETRY_AFTER = 5
 
 BackendFactory = Callable[[str, Settings], Backend]
 
@@ -57,11 +58,7 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-@dataclass(frozen=True)
-class Result:
-    brief: Brief  # with source.text
-    full_json: bytes  # the Brief with source.text
-    lean_json: bytes  # the Brief without it
+Result = worker.Done
 
 
 @dataclass(frozen=True)
@@ -69,6 +66,25 @@ class Created:
     id: str
     result: Result
     body: bytes  # the stored JSON response, id first
+
+
+class ServerBusy(HTTPException):
+    def __init__(self, runs: int) -> None:
+        super().__init__(
+            503,
+            f"the server is busy: {runs} reports are being briefed or waiting; try again shortly",
+            {"Retry-After": str(BUSY_RETRY_AFTER)},
+        )
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """forkserver where there is one: a fork of a server with threads can deadlock, and a fresh
+    interpreter per worker (spawn) would import the pipeline each time."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["service.api.worker"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 class Briefer:
@@ -79,6 +95,8 @@ class Briefer:
         metrics: Metrics,
         backend_factory: BackendFactory | None = None,
     ) -> None:
+        """`backend_factory` is sent to the workers, so it (and the backends it makes) must pickle:
+        a module-level function or an instance of a module-level class."""
         self.settings = settings
         self.store = store
         self.metrics = metrics
@@ -86,47 +104,78 @@ class Briefer:
         self._backends: dict[str, Backend] = {}
         # Keyed by the running loop as well: a future may only be awaited on the loop that made it.
         self._inflight: dict[tuple[int, str], asyncio.Future[Result]] = {}
-        self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._pool: ProcessPool | None = None
+        self._pool_lock = threading.Lock()
         metrics.gauge(
-            "govbrief_pipeline_runs_in_flight", "Pipeline runs under way.", lambda: len(self._inflight)
-        )
+            "govbrief_pipeline_runs_in_flight", "Pipeline runs under way or waiting for a worker.",
+            lambda: len(self._inflight),
+        )  # fmt: skip
 
     def backend(self, name: str | None) -> Backend:
-        """Built once per name, on first use; a backend that cannot be built raises ConfigError."""
+        """Built once per name, on first use, to check it can be (ConfigError) and to know its
+        name; the workers build their own."""
         name = name or self.settings.default_backend()
         if name not in self._backends:
             self._backends[name] = self._factory(name, self.settings)
         return self._backends[name]
 
+    def pool(self) -> ProcessPool:
+        """Started on the first run: an app that only serves stored briefs starts no workers."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ProcessPool(
+                    max_workers=self.settings.max_runs,
+                    initializer=worker.start,
+                    initargs=(self.settings, self._factory),
+                    context=_context(),
+                )
+            return self._pool
+
+    async def warm(self) -> None:
+        """Start the workers now rather than on the first report (seconds, on a busy machine)."""
+        await asyncio.wrap_future(self.pool().schedule(worker.ready))
+
+    def close(self) -> None:
+        """Stop every run (their workers are ended) and wait for the workers to go."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+            pool.join(timeout=10)
+
     async def create(self, data: bytes, filename: str, backend: str | None, *, with_text: bool) -> Created:
         result = await self.brief(data, filename, backend)
         brief_id = new_id()
-        # The id goes first so that a reader of the raw JSON sees it at once.
-        body = (
-            b'{"id":"' + brief_id.encode() + b'",' + (result.full_json if with_text else result.lean_json)[1:]
-        )
         source = result.brief.source
-        await run_in_threadpool(
-            self.store.put, brief_id, sha256=source.sha256, backend=result.brief.provenance.backend,
-            body=body, full=result.full_json,
-        )  # fmt: skip
-        self.metrics.briefs_created.inc(result.brief.provenance.backend)
+
+        def store() -> bytes:
+            # The id goes first so that a reader of the raw JSON sees it at once.
+            body = (
+                b'{"id":"' + brief_id.encode() + b'",'
+                + (result.full_json if with_text else result.lean_json)[1:]
+            )  # fmt: skip
+            self.store.put(
+                brief_id, sha256=source.sha256, backend=result.brief.provenance.backend,
+                body=body, full=result.full_json,
+            )  # fmt: skip
+            return body
+
+        body = await run_in_threadpool(store)
+        self.metrics.briefs_created.labels(result.brief.provenance.backend).inc()
         return Created(brief_id, result, body)
 
     async def brief(self, data: bytes, filename: str, backend: str | None) -> Result:
         engine = self.backend(backend)
-        digest = hashlib.sha256(data).hexdigest()
+        digest = await run_in_threadpool(lambda: hashlib.sha256(data).hexdigest())
         loop = asyncio.get_running_loop()
         key = (id(loop), _key(digest, filename, engine.name, self.settings.chunk_max_tokens))
         task = self._inflight.get(key)
         if task is None:
-            limiter = self._limiters.get(loop)
-            if limiter is None:
-                limiter = self._limiters[loop] = anyio.CapacityLimiter(PIPELINE_SLOTS)
-            run = anyio.to_thread.run_sync(self._run, data, filename, engine, limiter=limiter)
-            task = asyncio.ensure_future(run)
+            limit = self.settings.max_runs + self.settings.run_queue
+            if len(self._inflight) >= limit:
+                self.metrics.runs_refused.inc()
+                raise ServerBusy(len(self._inflight))
+            task = asyncio.ensure_future(self._run(data, filename, engine.name))
             self._inflight[key] = task
             task.add_done_callback(lambda t: self._finished(key, t))
         else:
@@ -139,29 +188,38 @@ class Briefer:
         if not task.cancelled():
             task.exception()  # mark it retrieved even if every waiter went away
 
-    def _run(self, data: bytes, filename: str, engine: Backend) -> Result:
-        started = time.perf_counter()
+    async def _run(self, data: bytes, filename: str, backend: str) -> Result:
+        limit = self.settings.run_time_limit
+        # pebble counts the limit from when a worker takes the run, not while it waits in the queue.
+        future = self.pool().schedule(worker.run, args=(data, filename, backend), timeout=limit)
+        runs = self.metrics.pipeline_runs
         try:
-            brief = summarize_bytes(
-                data, filename, engine, with_text=True, chunk_max_tokens=self.settings.chunk_max_tokens
-            )
-        except InputError:
-            self.metrics.pipeline_runs.inc(engine.name, "rejected")
-            raise
-        except BaseException:
-            self.metrics.pipeline_runs.inc(engine.name, "error")
-            raise
-        self.metrics.pipeline_runs.inc(engine.name, "ok")
-        self.metrics.pipeline_seconds.observe(time.perf_counter() - started, engine.name)
-        p = brief.provenance
+            outcome = await asyncio.wrap_future(future)
+        except FutureTimeout:
+            runs.labels(backend, "stopped").inc()
+            raise RunTimeLimitError(
+                filename or "report",
+                f"stopped after the run-time limit of {limit:g} s (GOVBRIEF_RUN_TIME_LIMIT)",
+            ) from None
+        except ProcessExpired as e:  # killed from outside (e.g. out of memory)
+            runs.labels(backend, "error").inc()
+            raise worker.WorkerError(
+                f"the worker briefing {filename!r} died (exit code {e.exitcode})"
+            ) from None
+        if isinstance(outcome, worker.Failed):
+            runs.labels(backend, "rejected" if outcome.kind == "input" else "error").inc()
+            worker.raise_failure(outcome)
+        assert isinstance(outcome, worker.Done)
+        runs.labels(backend, "ok").inc()
+        self.metrics.pipeline_seconds.labels(backend).observe(outcome.seconds)
+        p = outcome.brief.provenance
         if p.llm_calls or p.prompt_tokens or p.completion_tokens:
-            self.metrics.llm_calls.inc(p.backend, amount=p.llm_calls)
-            self.metrics.llm_tokens.inc(p.backend, "prompt", amount=p.prompt_tokens)
-            self.metrics.llm_tokens.inc(p.backend, "completion", amount=p.completion_tokens)
+            self.metrics.llm_calls.labels(p.backend).inc(p.llm_calls)
+            self.metrics.llm_tokens.labels(p.backend, "prompt").inc(p.prompt_tokens)
+            self.metrics.llm_tokens.labels(p.backend, "completion").inc(p.completion_tokens)
         if p.cache_hit:
-            self.metrics.llm_cache_hits.inc(p.backend)
-        lean = brief.model_copy(update={"source": brief.source.model_copy(update={"text": None})})
-        return Result(brief, brief.model_dump_json().encode(), lean.model_dump_json().encode())
+            self.metrics.llm_cache_hits.labels(p.backend).inc()
+        return outcome
 
 
 def _key(digest: str, filename: str, backend: str, chunk_max_tokens: int) -> str:

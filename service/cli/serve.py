@@ -32,13 +32,13 @@ def serve(
 ) -> None:
     """Serve the briefs API (/v1/briefs, OpenAPI at /docs) and the brief pages (/) with uvicorn.
 
-    Backend: the LLM when one is configured (GOVBRIEF_LLM_*), else rules. Briefs are kept in GOVBRIEF_DATA_DIR and survive restarts. GOVBRIEF_API_KEYS (comma-separated) makes every endpoint but /healthz need `Authorization: Bearer <key>`.
+    Backend: the LLM when one is configured (GOVBRIEF_LLM_*), else rules. Briefs are kept in GOVBRIEF_DATA_DIR and survive restarts. GOVBRIEF_API_KEYS (comma-separated, 16 characters or more each) makes every endpoint but /healthz need `Authorization: Bearer <key>`. A report's run is stopped after GOVBRIEF_RUN_TIME_LIMIT seconds; SIGTERM waits GOVBRIEF_SHUTDOWN_GRACE seconds for requests in flight.
 
     Examples:
 
       govbrief serve
 
-      GOVBRIEF_API_KEYS=s3cret govbrief serve --host 0.0.0.0 --port 8080
+      GOVBRIEF_API_KEYS=$(openssl rand -hex 16) govbrief serve --host 0.0.0.0 --port 8080
     """
     import uvicorn  # only this command needs the server (and the app)
 
@@ -46,7 +46,7 @@ def serve(
 
     settings = load_settings()
     try:
-        app = create_app(settings)
+        app = create_app(settings, warm=True)
     except (GovbriefError, OSError) as e:
         fail(f"cannot start: {e}")
     # Bind before saying "serving on": a busy port is one line and exit 2, not a log after a promise.
@@ -60,7 +60,18 @@ def serve(
         f"briefs in {settings.data_dir})",
         err=True,
     )
-    config = uvicorn.Config(app, host=host, port=port, access_log=access_log, server_header=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=access_log,
+        server_header=False,
+        # Idle connections are closed; past max_connections, new work is answered 503 at once.
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.max_connections,
+        # SIGTERM: requests in flight get this long, then runs still going are stopped.
+        timeout_graceful_shutdown=settings.shutdown_grace,
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

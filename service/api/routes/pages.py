@@ -8,12 +8,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import KEY_COOKIE, Authorized, BrieferDep, SettingsDep, StoreDep, key_is_valid
+from service.api.auth import SESSION_COOKIE, Auth
+from service.api.deps import Authorized, BrieferDep, SettingsDep, StoreDep
 from service.api.intake import read_report
+from service.api.store import BriefStore
 from service.api.templating import error_page, page
 from service.api.view import brief_view
 from service.ingest import SUPPORTED_SUFFIXES
 from service.models import Brief
+from service.settings import Settings
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 
@@ -51,14 +54,14 @@ async def create_from_form(request: Request, settings: SettingsDep, briefer: Bri
     responses={200: _HTML, 404: {"description": "No brief with this id", **_HTML}, **_PAGE_401},
 )
 async def brief_page(brief_id: str, store: StoreDep) -> Response:
+    # Reading a long report's blob, parsing and rendering it take milliseconds: off the event loop.
+    return await run_in_threadpool(_brief_page, brief_id, store)
+
+
+def _brief_page(brief_id: str, store: BriefStore) -> Response:
     full = store.full(brief_id)
     if full is None:
         return error_page(404, "没有找到这份简报（链接可能有误）。")
-    # Parsing and rendering a long report's page takes milliseconds: off the event loop.
-    return await run_in_threadpool(_brief_page, brief_id, full)
-
-
-def _brief_page(brief_id: str, full: bytes) -> Response:
     brief = Brief.model_validate_json(full)
     return page("brief.html", id=brief_id, v=brief_view(brief), brief=brief)
 
@@ -69,16 +72,31 @@ async def login(
     key: Annotated[str, Form(max_length=512)],
     next: Annotated[str, Form(max_length=2048)] = "/",
 ) -> Response:
-    """The key form on the 401 page: a browser cannot send a Bearer header, so it keeps a cookie."""
-    keys = request.app.state.api_keys
+    """The key form on the 401 page: a browser cannot send a Bearer header, so it gets a session."""
+    auth: Auth = request.app.state.auth
+    settings: Settings = request.app.state.settings
     response = RedirectResponse(_local(next), status_code=303)
-    if not keys:
+    if not auth.keys:
         return response
-    if not key_is_valid(key, keys):
+    if not auth.try_key(request, key):  # raises Throttled (429) while this client must wait
         return error_page(401, "密钥不正确。", next=_local(next))
+    cookie = await run_in_threadpool(auth.sessions.open)
     response.set_cookie(
-        KEY_COOKIE, key, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
-    )
+        SESSION_COOKIE, cookie, max_age=settings.session_ttl, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path="/",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request) -> Response:
+    """Ends the browser session (in the store too, so a copied cookie stops working)."""
+    auth: Auth = request.app.state.auth
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        await run_in_threadpool(auth.sessions.close, cookie)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 
