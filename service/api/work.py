@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from pebble import ProcessExpired, ProcessPool
+from pebble import ProcessExpired, ProcessFuture, ProcessPool
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -77,6 +77,15 @@ class ServerBusy(HTTPException):
         )
 
 
+class ServerStopping(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "the server is shutting down: this report's run was stopped; send it again",
+            {"Retry-After": str(BUSY_RETRY_AFTER)},
+        )
+
+
 def _context() -> multiprocessing.context.BaseContext:
     """forkserver where there is one: a fork of a server with threads can deadlock, and a fresh
     interpreter per worker (spawn) would import the pipeline each time."""
@@ -106,6 +115,8 @@ class Briefer:
         self._inflight: dict[tuple[int, str], asyncio.Future[Result]] = {}
         self._pool: ProcessPool | None = None
         self._pool_lock = threading.Lock()
+        self._running: set[ProcessFuture[worker.Done | worker.Failed]] = set()
+        self._stopping = False
         metrics.gauge(
             "govbrief_pipeline_runs_in_flight", "Pipeline runs under way or waiting for a worker.",
             lambda: len(self._inflight),
@@ -134,6 +145,12 @@ class Briefer:
     async def warm(self) -> None:
         """Start the workers now rather than on the first report (seconds, on a busy machine)."""
         await asyncio.wrap_future(self.pool().schedule(worker.ready))
+
+    def stop_runs(self) -> None:
+        """Shutting down: stop every run now (their workers are ended); their requests get 503."""
+        self._stopping = True
+        for future in list(self._running):
+            future.cancel()
 
     def close(self) -> None:
         """Stop every run (their workers are ended) and wait for the workers to go."""
@@ -170,6 +187,8 @@ class Briefer:
         loop = asyncio.get_running_loop()
         key = (id(loop), _key(digest, filename, engine.name, self.settings.chunk_max_tokens))
         task = self._inflight.get(key)
+        if self._stopping:
+            raise ServerStopping()
         if task is None:
             limit = self.settings.max_runs + self.settings.run_queue
             if len(self._inflight) >= limit:
@@ -193,8 +212,14 @@ class Briefer:
         # pebble counts the limit from when a worker takes the run, not while it waits in the queue.
         future = self.pool().schedule(worker.run, args=(data, filename, backend), timeout=limit)
         runs = self.metrics.pipeline_runs
+        self._running.add(future)
         try:
             outcome = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            runs.labels(backend, "stopped").inc()
+            raise ServerStopping() from None
         except FutureTimeout:
             runs.labels(backend, "stopped").inc()
             raise RunTimeLimitError(

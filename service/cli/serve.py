@@ -43,6 +43,7 @@ def serve(
     import uvicorn  # only this command needs the server (and the app)
 
     from service.api import create_app
+    from service.api.server import ANSWER_SECONDS, GracefulServer
 
     settings = load_settings()
     try:
@@ -69,11 +70,11 @@ def serve(
         # Idle connections are closed; past max_connections, new work is answered 503 at once.
         timeout_keep_alive=settings.keep_alive_timeout,
         limit_concurrency=settings.max_connections,
-        # SIGTERM: requests in flight get this long, then runs still going are stopped.
-        timeout_graceful_shutdown=settings.shutdown_grace,
+        # Past the grace period, runs are stopped and answered 503 (below); this is for the answers.
+        timeout_graceful_shutdown=settings.shutdown_grace + ANSWER_SECONDS,
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        GracefulServer(config, app.state.briefer.stop_runs, settings.shutdown_grace).run(sockets=[sock])
     finally:
         sock.close()
 
