@@ -22,12 +22,12 @@ from test_api import SAMPLE, Always, GatedBackend, make_client, make_settings, m
 from typer.testing import CliRunner
 
 from service import render
-from service.api import create_app
+from service.api import create_app, view
 from service.api.auth import SESSION_COOKIE, FailureThrottle
-from service.api.routes import pages
 from service.api.store import BriefStore
 from service.cli import app as cli_app
 from service.errors import ConfigError
+from service.models import Brief
 from service.settings import get_settings
 
 KEY = "a-key-of-twenty-chars"
@@ -182,27 +182,19 @@ def _blocking(
     return entered, release
 
 
-@pytest.mark.parametrize(
-    ("path", "target", "name"),
-    [
-        ("/v1/briefs/{id}.md", render, "to_markdown"),
-        ("/v1/briefs/{id}", BriefStore, "body"),
-        ("/briefs/{id}", pages, "brief_view"),
-    ],
-)
-def test_healthz_answers_while_a_brief_is_read_and_rendered(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str, target: Any, name: str
+def test_healthz_answers_while_a_stored_brief_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The slow part of each GET is held; /healthz must still answer. If that part ran on the event
-    loop, /healthz could only answer after it, when the GET is already done."""
+    """The blob read of GET /v1/briefs/{id} is held; /healthz must still answer. If the read ran on
+    the event loop, /healthz could only answer after it, when the GET is already done."""
     app = create_app(make_settings(tmp_path))
     with TestClient(app) as c:
         brief_id = c.post("/v1/briefs", json={"text": SAMPLE, "with_text": True}).json()["id"]
-    entered, release = _blocking(monkeypatch, target, name)
+    entered, release = _blocking(monkeypatch, BriefStore, "body")
 
     async def main() -> None:
         async with _asgi(app) as c:
-            slow = asyncio.create_task(c.get(path.format(id=brief_id)))
+            slow = asyncio.create_task(c.get(f"/v1/briefs/{brief_id}"))
             while not entered.is_set():
                 await asyncio.sleep(0.005)
             assert (await c.get("/healthz")).status_code == 200
@@ -214,6 +206,32 @@ def test_healthz_answers_while_a_brief_is_read_and_rendered(
         asyncio.run(main())
     finally:
         release.set()
+
+
+def test_markdown_and_pages_are_parsed_and_rendered_outside_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing a brief of tens of MB holds the GIL for a second (one pydantic-core call): in any thread
+    of the server it would stall the event loop. So the server process must never do it."""
+    with make_client(tmp_path) as c:
+        created = c.post("/v1/briefs", json={"text": SAMPLE, "with_text": True}).json()
+        expected_md = render.to_markdown(
+            Brief.model_validate({k: v for k, v in created.items() if k != "id"})
+        )
+
+        def not_here(*a: Any, **kw: Any) -> Any:
+            raise AssertionError("parsed or rendered in the server process")
+
+        monkeypatch.setattr(Brief, "model_validate_json", not_here)
+        monkeypatch.setattr(render, "to_markdown", not_here)
+        monkeypatch.setattr(view, "brief_view", not_here)
+        md = c.get(f"/v1/briefs/{created['id']}.md")
+        assert md.status_code == 200 and md.text == expected_md
+        page = c.get(f"/briefs/{created['id']}")
+        assert page.status_code == 200 and 'data-k="' in page.text
+        assert page.headers["content-security-policy"].startswith("default-src 'none'")
+        assert c.get("/v1/briefs/nope.md").status_code == 404
+        assert c.get("/briefs/nope").status_code == 404
 
 
 # --- keys at start-up ------------------------------------------------------------------------

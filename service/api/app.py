@@ -6,6 +6,7 @@ pipeline never imports this package (an import-linter contract).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -30,7 +31,7 @@ from service.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddlewar
 from service.api.routes import briefs, ops, pages
 from service.api.store import BriefStore
 from service.api.templating import DOCS_CSP, error_page, is_page, page
-from service.api.work import BackendFactory, Briefer
+from service.api.work import BackendFactory, Briefer, Renderer
 from service.errors import BackendError, ConfigError, InputError
 from service.settings import Settings, get_settings
 
@@ -68,14 +69,16 @@ def create_app(
     store = BriefStore(settings.data_dir / "briefs.sqlite3")
     metrics = Metrics()
     briefer = Briefer(settings, store, metrics, backend_factory)
+    renderer = Renderer(settings, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if warm:
-            await briefer.warm()
+            await asyncio.gather(briefer.warm(), renderer.warm())
         yield
         # After uvicorn's grace period: runs still going are stopped, their workers ended.
         await run_in_threadpool(briefer.close)
+        await run_in_threadpool(renderer.close)
         store.close()
 
     app = FastAPI(
@@ -97,6 +100,7 @@ def create_app(
     app.state.store = store
     app.state.metrics = metrics
     app.state.briefer = briefer
+    app.state.renderer = renderer
     app.state.auth = auth = Auth(
         keys,
         Sessions(keys, store, settings.session_ttl, clock),

@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from service.api.auth import Auth
 from service.api.metrics import Metrics
 from service.api.store import BriefStore
-from service.api.work import Briefer
+from service.api.work import Briefer, Renderer
 from service.settings import Settings
 
 
@@ -35,6 +35,11 @@ async def _briefer(request: Request) -> Briefer:
     return briefer
 
 
+async def _renderer(request: Request) -> Renderer:
+    renderer: Renderer = request.app.state.renderer
+    return renderer
+
+
 async def _metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -44,6 +49,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 StoreDep = Annotated[BriefStore, Depends(_store)]
 BrieferDep = Annotated[Briefer, Depends(_briefer)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
+RendererDep = Annotated[Renderer, Depends(_renderer)]
 
 
 _bearer = HTTPBearer(

@@ -46,7 +46,13 @@ def page(
     csp: str = _CSP,
     **context: Any,
 ) -> HTMLResponse:
-    html = environment().get_template(name).render(**context)
+    return page_response(environment().get_template(name).render(**context), status_code, headers, csp=csp)
+
+
+def page_response(
+    html: str | bytes, status_code: int = 200, headers: Mapping[str, str] | None = None, *, csp: str = _CSP
+) -> HTMLResponse:
+    """A rendered page (rendered here or in a worker), with the CSP every page carries."""
     return HTMLResponse(html, status_code, {"Content-Security-Policy": csp, **(headers or {})})
 
 

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from pathlib import Path
 
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
 from starlette.concurrency import run_in_threadpool
@@ -245,6 +246,49 @@ class Briefer:
         if p.cache_hit:
             self.metrics.llm_cache_hits.labels(p.backend).inc()
         return outcome
+
+
+class Renderer:
+    """Stored briefs read, parsed and rendered in worker processes of their own (not the runs':
+    a page must not wait behind minutes-long LLM runs)."""
+
+    WORKERS = 2
+
+    def __init__(self, settings: Settings, store: BriefStore) -> None:
+        self.settings, self.db = settings, store.path
+        self._pool: ProcessPool | None = None
+        self._lock = threading.Lock()
+
+    def pool(self) -> ProcessPool:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPool(max_workers=self.WORKERS, context=_context())
+            return self._pool
+
+    async def _call(self, fn: Callable[[Path, str], bytes | None], brief_id: str) -> bytes | None:
+        future = self.pool().schedule(fn, args=(self.db, brief_id), timeout=self.settings.run_time_limit)
+        try:
+            return await asyncio.wrap_future(future)
+        except FutureTimeout:
+            raise HTTPException(
+                503, f"rendering brief {brief_id[:64]!r} took over {self.settings.run_time_limit:g} s"
+            ) from None
+
+    async def markdown(self, brief_id: str) -> bytes | None:
+        return await self._call(worker.markdown, brief_id)
+
+    async def page(self, brief_id: str) -> bytes | None:
+        return await self._call(worker.brief_page, brief_id)
+
+    async def warm(self) -> None:
+        await asyncio.wrap_future(self.pool().schedule(worker.ready))
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+            pool.join(timeout=10)
 
 
 def _key(digest: str, filename: str, backend: str, chunk_max_tokens: int) -> str:

@@ -1,7 +1,10 @@
-"""What runs in a worker process: one report through the pipeline, its outcome made picklable.
+"""What runs in worker processes: one report through the pipeline, its outcome made picklable; and a
+stored brief read, parsed and rendered (Markdown, the page).
 
-Apart from `work.py` so that a worker imports the pipeline and nothing of the HTTP app. A worker
-builds each backend once, from the settings and factory it was started with, and keeps it.
+Plain functions, apart from `work.py`, so that what a worker is sent is a name and its arguments. A
+worker builds each backend once, from the settings and factory it was started with.
+Parsing a brief of tens of MB holds the GIL for a second in one call (pydantic-core), so in the
+server's own threads it would stall the event loop: in a worker it stalls nothing.
 """
 
 from __future__ import annotations
@@ -10,8 +13,13 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+from service import render
+from service.api.store import BriefStore
+from service.api.templating import environment
+from service.api.view import brief_view
 from service.backends.base import Backend
 from service.errors import BackendError, ConfigError, InputError
 from service.models import Brief
@@ -22,6 +30,7 @@ log = logging.getLogger("govbrief.api")
 _settings: Any = None
 _factory: Any = None
 _backends: dict[str, Backend] = {}
+_stores: dict[Path, BriefStore] = {}
 
 
 def start(settings: Any, factory: Any) -> None:
@@ -74,6 +83,27 @@ def run(data: bytes, filename: str, backend: str) -> Done | Failed:
         return Failed("backend", str(e), status=502)
     except Exception:
         return Failed("bug", traceback.format_exc())
+
+
+def _full(db: Path, brief_id: str) -> Brief | None:
+    store = _stores.get(db)
+    if store is None:
+        store = _stores[db] = BriefStore(db)
+    full = store.full(brief_id)
+    return Brief.model_validate_json(full) if full is not None else None
+
+
+def markdown(db: Path, brief_id: str) -> bytes | None:
+    brief = _full(db, brief_id)
+    return render.to_markdown(brief).encode() if brief is not None else None
+
+
+def brief_page(db: Path, brief_id: str) -> bytes | None:
+    brief = _full(db, brief_id)
+    if brief is None:
+        return None
+    html = environment().get_template("brief.html").render(id=brief_id, v=brief_view(brief), brief=brief)
+    return html.encode()
 
 
 def raise_failure(failed: Failed) -> None:

@@ -13,10 +13,11 @@ from starlette.exceptions import HTTPException
 
 from service import render
 from service.api import idempotency
-from service.api.deps import Authorized, BrieferDep, SettingsDep, StoreDep
+from service.api.deps import Authorized, BrieferDep, RendererDep, SettingsDep, StoreDep
 from service.api.examples import EXAMPLE_BRIEF
 from service.api.intake import read_report, request_body_openapi
 from service.api.store import BriefStore
+from service.api.work import Renderer
 from service.models import Brief
 
 router = APIRouter(prefix="/v1/briefs", tags=["briefs"], dependencies=[Authorized])
@@ -78,7 +79,7 @@ _CREATED: dict[int | str, dict[str, Any]] = {
     openapi_extra={"requestBody": request_body_openapi()},
 )
 async def create_brief(
-    request: Request, settings: SettingsDep, briefer: BrieferDep, store: StoreDep
+    request: Request, settings: SettingsDep, briefer: BrieferDep, store: StoreDep, renderer: RendererDep
 ) -> Response:
     """Brief a report sent as JSON (`text`) or as a file upload (`file`: txt, md, html, pdf, docx; UTF-8 or
     GBK). Every item cites the sentences that state it. Identical requests in flight share one run.
@@ -88,7 +89,7 @@ async def create_brief(
     once = await idempotency.claim(request, report, store, time.time())
     try:
         if once is not None and once.brief_id is not None:
-            return await _replay(once.brief_id, opts.format, store)
+            return await _replay(once.brief_id, opts.format, store, renderer)
         created = await briefer.create(report.data, report.filename, opts.backend, with_text=opts.with_text)
         if once is not None:
             await run_in_threadpool(
@@ -104,12 +105,10 @@ async def create_brief(
     return Response(created.body, 201, headers, media_type=JSON)
 
 
-async def _replay(brief_id: str, format: str, store: BriefStore) -> Response:
+async def _replay(brief_id: str, format: str, store: BriefStore, renderer: Renderer) -> Response:
     headers = {"Location": f"/v1/briefs/{brief_id}", "X-Brief-Id": brief_id, "Idempotent-Replayed": "true"}
     if format == "md":
-        return Response(
-            await run_in_threadpool(_markdown, brief_id, store), 201, headers, media_type=MARKDOWN
-        )
+        return Response(await _markdown(brief_id, renderer), 201, headers, media_type=MARKDOWN)
     return Response(await run_in_threadpool(_body, brief_id, store), 201, headers, media_type=JSON)
 
 
@@ -120,16 +119,16 @@ async def _replay(brief_id: str, format: str, store: BriefStore) -> Response:
     response_class=Response,
     responses={200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}, **_errors(401, 404)},
 )
-async def get_brief_markdown(brief_id: str, store: StoreDep) -> Response:
-    # Reading, parsing and rendering a large brief takes a while: never on the event loop.
-    return Response(await run_in_threadpool(_markdown, brief_id, store), media_type=MARKDOWN)
+async def get_brief_markdown(brief_id: str, renderer: RendererDep) -> Response:
+    return Response(await _markdown(brief_id, renderer), media_type=MARKDOWN)
 
 
-def _markdown(brief_id: str, store: BriefStore) -> str:
-    full = store.full(brief_id)
-    if full is None:
+async def _markdown(brief_id: str, renderer: Renderer) -> bytes:
+    # Parsing and rendering a large brief takes seconds: in a worker process, never in the server.
+    markdown = await renderer.markdown(brief_id)
+    if markdown is None:
         raise _not_found(brief_id)
-    return render.to_markdown(Brief.model_validate_json(full))
+    return markdown
 
 
 @router.get(

@@ -9,13 +9,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.auth import SESSION_COOKIE, Auth
-from service.api.deps import Authorized, BrieferDep, SettingsDep, StoreDep
+from service.api.deps import Authorized, BrieferDep, RendererDep, SettingsDep
 from service.api.intake import read_report
-from service.api.store import BriefStore
-from service.api.templating import error_page, page
-from service.api.view import brief_view
+from service.api.templating import error_page, page, page_response
 from service.ingest import SUPPORTED_SUFFIXES
-from service.models import Brief
 from service.settings import Settings
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
@@ -53,17 +50,12 @@ async def create_from_form(request: Request, settings: SettingsDep, briefer: Bri
     dependencies=[Authorized],
     responses={200: _HTML, 404: {"description": "No brief with this id", **_HTML}, **_PAGE_401},
 )
-async def brief_page(brief_id: str, store: StoreDep) -> Response:
-    # Reading a long report's blob, parsing and rendering it take milliseconds: off the event loop.
-    return await run_in_threadpool(_brief_page, brief_id, store)
-
-
-def _brief_page(brief_id: str, store: BriefStore) -> Response:
-    full = store.full(brief_id)
-    if full is None:
+async def brief_page(brief_id: str, renderer: RendererDep) -> Response:
+    # Reading, parsing and rendering a long report's page take seconds: in a worker process.
+    html = await renderer.page(brief_id)
+    if html is None:
         return error_page(404, "没有找到这份简报（链接可能有误）。")
-    brief = Brief.model_validate_json(full)
-    return page("brief.html", id=brief_id, v=brief_view(brief), brief=brief)
+    return page_response(html)
 
 
 @router.post("/session", include_in_schema=False)
