@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from swagger_ui_bundle import swagger_ui_path
@@ -145,7 +145,7 @@ def _add_docs(app: FastAPI) -> None:
         return JSONResponse(app.openapi())
 
     @app.get("/docs", include_in_schema=False, dependencies=[Authorized])
-    async def docs(request: Request) -> HTMLResponse:
+    async def docs(request: Request) -> Response:
         root = str(request.scope.get("root_path", "")).rstrip("/")
         return page("docs.html", title=f"{app.title} - Swagger UI", root=root, csp=DOCS_CSP)
 

@@ -7,7 +7,9 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
+
+from service.api.sending import body_response
 
 # Everything the pages load comes from this server; no inline script or style anywhere.
 _CSP = (
@@ -45,19 +47,22 @@ def page(
     *,
     csp: str = _CSP,
     **context: Any,
-) -> HTMLResponse:
+) -> Response:
     return page_response(environment().get_template(name).render(**context), status_code, headers, csp=csp)
 
 
 def page_response(
     html: str | bytes, status_code: int = 200, headers: Mapping[str, str] | None = None, *, csp: str = _CSP
-) -> HTMLResponse:
-    """A rendered page (rendered here or in a worker), with the CSP every page carries."""
-    return HTMLResponse(html, status_code, {"Content-Security-Policy": csp, **(headers or {})})
+) -> Response:
+    """A rendered page (rendered here, or in a worker as bytes), with the CSP every page carries."""
+    all_headers = {"Content-Security-Policy": csp, **(headers or {})}
+    if isinstance(html, bytes):
+        return body_response(html, "text/html; charset=utf-8", status_code, all_headers)
+    return HTMLResponse(html, status_code, all_headers)
 
 
 def error_page(
     status_code: int, message: str, headers: Mapping[str, str] | None = None, **context: Any
-) -> HTMLResponse:
+) -> Response:
     template = "login.html" if status_code == 401 else "error.html"
     return page(template, status_code, headers, status=status_code, message=message, **context)

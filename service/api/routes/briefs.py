@@ -16,6 +16,7 @@ from service.api import idempotency
 from service.api.deps import Authorized, BrieferDep, RendererDep, SettingsDep, StoreDep
 from service.api.examples import EXAMPLE_BRIEF
 from service.api.intake import read_report, request_body_openapi
+from service.api.sending import body_response
 from service.api.store import BriefStore
 from service.api.work import Renderer
 from service.models import Brief
@@ -100,16 +101,16 @@ async def create_brief(
             once.release()
     headers = {"Location": f"/v1/briefs/{created.id}", "X-Brief-Id": created.id}
     if opts.format == "md":
-        markdown = await run_in_threadpool(render.to_markdown, created.result.brief)
-        return Response(markdown, 201, headers, media_type=MARKDOWN)
-    return Response(created.body, 201, headers, media_type=JSON)
+        markdown = await run_in_threadpool(lambda: render.to_markdown(created.result.brief).encode())
+        return body_response(markdown, MARKDOWN, 201, headers)
+    return body_response(created.body, JSON, 201, headers)
 
 
 async def _replay(brief_id: str, format: str, store: BriefStore, renderer: Renderer) -> Response:
     headers = {"Location": f"/v1/briefs/{brief_id}", "X-Brief-Id": brief_id, "Idempotent-Replayed": "true"}
     if format == "md":
-        return Response(await _markdown(brief_id, renderer), 201, headers, media_type=MARKDOWN)
-    return Response(await run_in_threadpool(_body, brief_id, store), 201, headers, media_type=JSON)
+        return body_response(await _markdown(brief_id, renderer), MARKDOWN, 201, headers)
+    return body_response(await run_in_threadpool(_body, brief_id, store), JSON, 201, headers)
 
 
 # Declared before "/{brief_id}", which would otherwise take "abc.md" as an id.
@@ -120,7 +121,7 @@ async def _replay(brief_id: str, format: str, store: BriefStore, renderer: Rende
     responses={200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}, **_errors(401, 404)},
 )
 async def get_brief_markdown(brief_id: str, renderer: RendererDep) -> Response:
-    return Response(await _markdown(brief_id, renderer), media_type=MARKDOWN)
+    return body_response(await _markdown(brief_id, renderer), MARKDOWN)
 
 
 async def _markdown(brief_id: str, renderer: Renderer) -> bytes:
@@ -140,7 +141,7 @@ async def _markdown(brief_id: str, renderer: Renderer) -> bytes:
 async def get_brief(brief_id: str, store: StoreDep) -> Response:
     """The brief as it was created (`source.text` only if it was asked for)."""
     # The body is stored ready to send, but may be tens of MB: read it off the event loop.
-    return Response(await run_in_threadpool(_body, brief_id, store), media_type=JSON)
+    return body_response(await run_in_threadpool(_body, brief_id, store), JSON)
 
 
 def _body(brief_id: str, store: BriefStore) -> bytes:
