@@ -350,7 +350,10 @@ def test_sessions_expire(tmp_path: Path) -> None:
 def test_logout_ends_the_session_even_for_a_copied_cookie(tmp_path: Path) -> None:
     with make_client(tmp_path, api_keys=KEY) as c:
         cookie = _login(c)
-        assert c.get("/").status_code == 200
+        home = c.get("/")
+        assert home.status_code == 200 and 'action="/logout"' in home.text
+        brief_id = c.post("/v1/briefs", json={"text": SAMPLE}).json()["id"]
+        assert 'action="/logout"' in c.get(f"/briefs/{brief_id}").text
         out = c.post("/logout", follow_redirects=False)
         assert out.status_code == 303
         assert f'{SESSION_COOKIE}=""' in out.headers["set-cookie"]

@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from pathlib import Path
 
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
 from starlette.concurrency import run_in_threadpool
@@ -265,8 +264,10 @@ class Renderer:
                 self._pool = ProcessPool(max_workers=self.WORKERS, context=_context())
             return self._pool
 
-    async def _call(self, fn: Callable[[Path, str], bytes | None], brief_id: str) -> bytes | None:
-        future = self.pool().schedule(fn, args=(self.db, brief_id), timeout=self.settings.run_time_limit)
+    async def _call(self, fn: Callable[..., bytes | None], brief_id: str, *args: object) -> bytes | None:
+        future = self.pool().schedule(
+            fn, args=(self.db, brief_id, *args), timeout=self.settings.run_time_limit
+        )
         try:
             return await asyncio.wrap_future(future)
         except FutureTimeout:
@@ -277,8 +278,8 @@ class Renderer:
     async def markdown(self, brief_id: str) -> bytes | None:
         return await self._call(worker.markdown, brief_id)
 
-    async def page(self, brief_id: str) -> bytes | None:
-        return await self._call(worker.brief_page, brief_id)
+    async def page(self, brief_id: str, *, signed_in: bool = False) -> bytes | None:
+        return await self._call(worker.brief_page, brief_id, signed_in)
 
     async def warm(self) -> None:
         await asyncio.wrap_future(self.pool().schedule(worker.ready))

@@ -98,11 +98,12 @@ def markdown(db: Path, brief_id: str) -> bytes | None:
     return render.to_markdown(brief).encode() if brief is not None else None
 
 
-def brief_page(db: Path, brief_id: str) -> bytes | None:
+def brief_page(db: Path, brief_id: str, signed_in: bool = False) -> bytes | None:
     brief = _full(db, brief_id)
     if brief is None:
         return None
-    html = environment().get_template("brief.html").render(id=brief_id, v=brief_view(brief), brief=brief)
+    template = environment().get_template("brief.html")
+    html = template.render(id=brief_id, v=brief_view(brief), brief=brief, signed_in=signed_in)
     return html.encode()
 
 

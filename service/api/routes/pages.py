@@ -25,9 +25,10 @@ _PAGE_401: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/", summary="The upload form", dependencies=[Authorized], responses={200: _HTML, **_PAGE_401})
-async def index(settings: SettingsDep) -> Response:
+async def index(request: Request, settings: SettingsDep) -> Response:
     return page(
         "index.html",
+        signed_in=SESSION_COOKIE in request.cookies,
         accept=",".join(sorted(SUPPORTED_SUFFIXES)),
         formats=" ".join(s.lstrip(".") for s in sorted(SUPPORTED_SUFFIXES, key=_FORMAT_ORDER.index)),
         max_mb=f"{settings.max_upload_bytes / (1 << 20):g}",
@@ -50,9 +51,9 @@ async def create_from_form(request: Request, settings: SettingsDep, briefer: Bri
     dependencies=[Authorized],
     responses={200: _HTML, 404: {"description": "No brief with this id", **_HTML}, **_PAGE_401},
 )
-async def brief_page(brief_id: str, renderer: RendererDep) -> Response:
+async def brief_page(request: Request, brief_id: str, renderer: RendererDep) -> Response:
     # Reading, parsing and rendering a long report's page take seconds: in a worker process.
-    html = await renderer.page(brief_id)
+    html = await renderer.page(brief_id, signed_in=SESSION_COOKIE in request.cookies)
     if html is None:
         return error_page(404, "没有找到这份简报（链接可能有误）。")
     return page_response(html)
