@@ -1,7 +1,7 @@
 """Does `/healthz` stay fast while a huge brief is served? (issue 12: under 50 ms while a 40 MB brief's
 Markdown is being served.)
 
-    python bench/bench_event_loop.py                 # a ~40 MB Markdown brief, 3 GETs of it
+    python bench/bench_event_loop.py                 # a ~40 MB Markdown brief, 3 GETs of each kind
     python bench/bench_event_loop.py --mb 10 --gets 5
 
 A brief whose Markdown is about `--mb` MB is written straight into a data dir's store (made up
@@ -51,7 +51,7 @@ def big_brief(mb: float) -> Brief:
         span = Span(quote=line, start=start, end=start + len(line), sentence_ids=[f"s{item + 1}"])
         items.append(Item(title=line[:20], summary=line, evidence=[span]))
         # title + summary + quote, UTF-8, and the list's punctuation
-        markdown_bytes += len((line[:20] + line + line).encode()) + 20
+        markdown_bytes += len((line[:20] + line + line).encode())
         item += 1
     text = "".join(text_parts)
     third = len(items) // 3
@@ -79,6 +79,8 @@ stop = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
 seen = []
 with httpx.Client(timeout=30) as c:
+    c.get(sys.argv[1] + "/healthz").raise_for_status()
+    print("ready", flush=True)
     while not stop.is_set():
         t = time.perf_counter()
         c.get(sys.argv[1] + "/healthz").raise_for_status()
@@ -93,6 +95,8 @@ class Prober:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", PROBER, base], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
+        assert self.proc.stdout is not None
+        self.proc.stdout.readline()  # "ready": probing from now on
 
     def stop(self) -> list[float]:
         out, _ = self.proc.communicate("", timeout=60)
@@ -138,7 +142,6 @@ def main() -> None:
                 gets: list[float] = []
                 with httpx.Client(timeout=300) as c:
                     prober = Prober(base)
-                    time.sleep(0.5)  # the prober's interpreter starts
                     for _ in range(args.gets):
                         started = time.perf_counter()
                         c.get(f"{base}{path}").raise_for_status()

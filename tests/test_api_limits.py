@@ -5,9 +5,11 @@ CSP, and Idempotency-Key. No test measures speed: waits are bounds, never assert
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,9 @@ from service import render
 from service.api import create_app, view
 from service.api.auth import SESSION_COOKIE, FailureThrottle
 from service.api.store import BriefStore
+from service.backends.rules import RulesBackend
 from service.cli import app as cli_app
+from service.document import Document, Extraction
 from service.errors import ConfigError
 from service.models import Brief
 from service.settings import get_settings
@@ -161,6 +165,71 @@ def test_past_the_workers_and_queue_new_runs_get_503_with_retry_after(tmp_path: 
     assert "busy" in refused.json()["detail"]
     assert [r.status_code for r in done] == [201, 201, 201]
     assert metric(app.state.metrics.render(), "govbrief_runs_refused_total") == 1
+
+
+class GatedByName:
+    """Rules, held until a file named like the report appears in `gates`."""
+
+    name = "rules"
+
+    def __init__(self, gates: Path) -> None:
+        self.gates = gates
+
+    def extract(self, doc: Document) -> Extraction:
+        deadline = time.monotonic() + 60  # a bound, so a broken test ends
+        while not (self.gates / doc.path).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return RulesBackend().extract(doc)
+
+
+def test_a_run_is_stopped_once_every_client_waiting_on_it_has_hung_up(tmp_path: Path) -> None:
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    app = create_app(make_settings(tmp_path, max_runs=1), backend_factory=Always(GatedByName(gates)))
+    body = json.dumps({"text": SAMPLE, "filename": "abandoned.txt"}).encode()
+
+    async def main() -> list[dict[str, Any]]:
+        hang_up = asyncio.Event()
+        sent: list[dict[str, Any]] = []
+        given = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await hang_up.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": "/v1/briefs", "raw_path": b"/v1/briefs", "query_string": b"",
+            "root_path": "", "client": ("127.0.0.1", 5000), "server": ("test", 80),
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }  # fmt: skip
+        call = asyncio.create_task(app(scope, receive, send))
+        while metric(app.state.metrics.render(), "govbrief_pipeline_runs_in_flight") < 1:
+            await asyncio.sleep(0.01)
+        hang_up.set()
+        await asyncio.wait_for(call, 30)
+        # The only worker was freed: the next report is briefed although the first one's gate
+        # never opens (bounded by the gate's 60 s, the test's 30 s).
+        (gates / "next.txt").touch()
+        async with _asgi(app) as c:
+            nxt = await asyncio.wait_for(
+                c.post("/v1/briefs", json={"text": SAMPLE, "filename": "next.txt"}), 30
+            )
+        assert nxt.status_code == 201
+        return sent
+
+    sent = asyncio.run(main())
+    assert sent[0]["status"] == 499
+    text = app.state.metrics.render()
+    assert metric(text, "govbrief_pipeline_runs_total", backend="rules", outcome="abandoned") == 1
+    assert metric(text, "govbrief_pipeline_runs_in_flight") == 0
 
 
 # --- an event loop that only waits ------------------------------------------------------------

@@ -66,6 +66,12 @@ class Report:
     options: Options
 
 
+async def disconnected(request: Request) -> None:
+    """Returns once the client has hung up (call it after the body has been read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def unsupported_media_type(media: str) -> HTTPException:
     shown = media or "none"
     return HTTPException(

@@ -16,9 +16,10 @@ import logging
 import multiprocessing
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import Any
 
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
 from starlette.concurrency import run_in_threadpool
@@ -116,6 +117,7 @@ class Briefer:
         self._pool: ProcessPool | None = None
         self._pool_lock = threading.Lock()
         self._running: set[ProcessFuture[worker.Done | worker.Failed]] = set()
+        self._waiters: dict[tuple[int, str], int] = {}  # requests waiting on each run in flight
         self._stopping = False
         metrics.gauge(
             "govbrief_pipeline_runs_in_flight", "Pipeline runs under way or waiting for a worker.",
@@ -160,8 +162,16 @@ class Briefer:
             pool.stop()
             pool.join(timeout=10)
 
-    async def create(self, data: bytes, filename: str, backend: str | None, *, with_text: bool) -> Created:
-        result = await self.brief(data, filename, backend)
+    async def create(
+        self,
+        data: bytes,
+        filename: str,
+        backend: str | None,
+        *,
+        with_text: bool,
+        gone: Callable[[], Awaitable[None]] | None = None,
+    ) -> Created:
+        result = await self.brief(data, filename, backend, gone=gone)
         brief_id = new_id()
         source = result.brief.source
 
@@ -181,7 +191,16 @@ class Briefer:
         self.metrics.briefs_created.labels(result.brief.provenance.backend).inc()
         return Created(brief_id, result, body)
 
-    async def brief(self, data: bytes, filename: str, backend: str | None) -> Result:
+    async def brief(
+        self,
+        data: bytes,
+        filename: str,
+        backend: str | None,
+        *,
+        gone: Callable[[], Awaitable[None]] | None = None,
+    ) -> Result:
+        """The run's result, shared with identical requests in flight. `gone()` returns when the
+        client has hung up: once every request waiting on a run has, the run is stopped."""
         engine = self.backend(backend)
         digest = await run_in_threadpool(lambda: hashlib.sha256(data).hexdigest())
         loop = asyncio.get_running_loop()
@@ -199,8 +218,15 @@ class Briefer:
             task.add_done_callback(lambda t: self._finished(key, t))
         else:
             self.metrics.coalesced.inc()
-        # shield: a client that hangs up must not cancel the run the others are waiting on.
-        return await asyncio.shield(task)
+        self._waiters[key] = self._waiters.get(key, 0) + 1
+        try:
+            return await _wait(task, gone)
+        finally:
+            self._waiters[key] -= 1
+            if not self._waiters[key]:
+                del self._waiters[key]
+                if not task.done():
+                    task.cancel()  # nobody is waiting for this run any more: stop it
 
     def _finished(self, key: tuple[int, str], task: asyncio.Future[Result]) -> None:
         self._inflight.pop(key, None)
@@ -216,7 +242,9 @@ class Briefer:
         try:
             outcome = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
+            future.cancel()  # ends the worker's run, if it is still going
             if not self._stopping:
+                runs.labels(backend, "abandoned").inc()
                 raise
             runs.labels(backend, "stopped").inc()
             raise ServerStopping() from None
@@ -231,6 +259,8 @@ class Briefer:
             raise worker.WorkerError(
                 f"the worker briefing {filename!r} died (exit code {e.exitcode})"
             ) from None
+        finally:
+            self._running.discard(future)
         if isinstance(outcome, worker.Failed):
             runs.labels(backend, "rejected" if outcome.kind == "input" else "error").inc()
             worker.raise_failure(outcome)
@@ -245,6 +275,28 @@ class Briefer:
         if p.cache_hit:
             self.metrics.llm_cache_hits.labels(p.backend).inc()
         return outcome
+
+
+class ClientGone(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(499, "the client closed the request")
+
+
+async def _wait(task: asyncio.Future[Result], gone: Callable[[], Awaitable[None]] | None) -> Result:
+    # shield: one request going away must not cancel the run others are waiting on.
+    shielded = asyncio.shield(task)
+    if gone is None:
+        return await shielded
+    watcher: asyncio.Future[Any] = asyncio.ensure_future(gone())
+    pending: list[asyncio.Future[Any]] = [shielded, watcher]
+    try:
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if shielded.done():
+        return shielded.result()
+    shielded.cancel()
+    raise ClientGone()
 
 
 class Renderer:

@@ -15,7 +15,7 @@ from service import render
 from service.api import idempotency
 from service.api.deps import Authorized, BrieferDep, RendererDep, SettingsDep, StoreDep
 from service.api.examples import EXAMPLE_BRIEF
-from service.api.intake import read_report, request_body_openapi
+from service.api.intake import disconnected, read_report, request_body_openapi
 from service.api.sending import body_response
 from service.api.store import BriefStore
 from service.api.work import Renderer
@@ -91,7 +91,10 @@ async def create_brief(
     try:
         if once is not None and once.brief_id is not None:
             return await _replay(once.brief_id, opts.format, store, renderer)
-        created = await briefer.create(report.data, report.filename, opts.backend, with_text=opts.with_text)
+        created = await briefer.create(
+            report.data, report.filename, opts.backend, with_text=opts.with_text,
+            gone=lambda: disconnected(request),
+        )  # fmt: skip
         if once is not None:
             await run_in_threadpool(
                 store.put_created_under, once.key, once.fingerprint, created.id, time.time()

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.auth import SESSION_COOKIE, Auth
 from service.api.deps import Authorized, BrieferDep, RendererDep, SettingsDep
-from service.api.intake import read_report
+from service.api.intake import disconnected, read_report
 from service.api.templating import error_page, page, page_response
 from service.ingest import SUPPORTED_SUFFIXES
 from service.settings import Settings
@@ -40,7 +40,10 @@ async def index(request: Request, settings: SettingsDep) -> Response:
 @router.post("/briefs", dependencies=[Authorized], include_in_schema=False)
 async def create_from_form(request: Request, settings: SettingsDep, briefer: BrieferDep) -> Response:
     report = await read_report(request, max_bytes=settings.max_upload_bytes)
-    created = await briefer.create(report.data, report.filename, report.options.backend, with_text=False)
+    created = await briefer.create(
+        report.data, report.filename, report.options.backend, with_text=False,
+        gone=lambda: disconnected(request),
+    )  # fmt: skip
     # 303: the browser follows with a GET, so reloading the brief page does not post again.
     return RedirectResponse(f"/briefs/{created.id}", status_code=303)
 
