@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from service.models import Category, ReportMeta, Span
+from service.models import Category, ReportMeta, Section, Span
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class Node:
 class Outline:
     nodes: list[Node]  # top-level sections in document order
     meta: ReportMeta
+    #: What the outline could not make out (an unrecognised structure or genre), for the brief.
+    warnings: list[str] = field(default_factory=list)
 
     def walk(self) -> Iterator[Node]:
         for node in self.nodes:
@@ -176,7 +178,7 @@ class DraftItem:
     (`sentence_ids`, LLM backends). `ground` checks and converts both.
     """
 
-    section: str  # achievements | problems | plans | leadership
+    section: Section
     title: str
     summary: str
     category: Category = Category.other

@@ -19,24 +19,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from service.document import Chunk, DraftItem, DraftMetric, SectionKind, Sentence
-from service.models import CATEGORY_LABELS_ZH, Category
-
-SectionName = Literal["achievements", "problems", "plans", "leadership"]
+from service.models import CATEGORY_LABELS_ZH, Category, Section
 
 # Models (small local ones especially) answer with the Chinese names they were shown in the prompt.
 _SECTION_ALIASES: dict[str, str] = {
-    "成效": "achievements",
-    "成绩": "achievements",
-    "工作成效": "achievements",
-    "achievement": "achievements",
-    "问题": "problems",
-    "不足": "problems",
-    "problem": "problems",
-    "计划": "plans",
-    "打算": "plans",
-    "plan": "plans",
-    "第一责任人": "leadership",
-    "责任人": "leadership",
+    **{section.short_zh: section.value for section in Section},
+    **{section.label_zh: section.value for section in Section},
+    **{section.value.removesuffix("s"): section.value for section in Section},
+    "成绩": Section.achievements.value,
+    "工作成效": Section.achievements.value,
+    "不足": Section.problems.value,
+    "打算": Section.plans.value,
+    "责任人": Section.leadership.value,
 }
 _CATEGORY_BY_LABEL: dict[str, Category] = {label: code for code, label in CATEGORY_LABELS_ZH.items()}
 _ID_RE = re.compile(r"^\[?\s*([sS]?)(\d+)\s*\]?$")
@@ -83,7 +77,7 @@ class ChunkMetric(BaseModel):
 class ChunkItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    section: SectionName
+    section: Section
     title: str = Field(min_length=1)
     summary: str
     category: Category

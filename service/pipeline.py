@@ -18,11 +18,12 @@ from service.backends.base import Backend
 from service.document import Document, Outline, RawText
 from service.errors import NotAReportError
 from service.ingest import read_bytes, read_path
-from service.models import Brief, Provenance, Source, schema_hash
+from service.models import SECTION_NAMES, Brief, Provenance, Source, schema_hash
+from service.vocab import CJK_CHAR
 
 #: Below this many CJK characters of prose a text is not a report (a nav bar, an error page).
 MIN_REPORT_CJK_CHARS = 40
-_CJK_CHAR = re.compile("[\u4e00-\u9fff]")
+_CJK_CHAR = CJK_CHAR
 #: The words every rule-of-law report is made of. A text with no title, no year and no section
 #: headings must use them at least this often per 1,000 characters to pass for a report (reports
 #: use them 35-60 times per 1,000; a diary or a novel, never).
@@ -66,7 +67,7 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
     chunk_ids = {c.id: {s.id for s in c.sentences} for c in doc.chunks}
     items, warnings = ground.ground(doc, extraction.drafts, chunk_sentence_ids=chunk_ids)
     sections = merge.merge(items)
-    warnings = [*extraction.warnings, *warnings, *merge.missing_section_warnings(doc, sections)]
+    warnings = [*doc.outline.warnings, *extraction.warnings, *warnings, *merge.missing_section_warnings(doc, sections)]
     overview = extraction.overview or merge.default_overview(doc, sections)
     usage = extraction.usage
     return Brief(
@@ -75,10 +76,7 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
         ),
         report=doc.meta,
         overview=overview,
-        achievements=sections["achievements"],
-        problems=sections["problems"],
-        plans=sections["plans"],
-        leadership=sections["leadership"],
+        **{section.value: sections[section] for section in SECTION_NAMES},
         warnings=warnings,
         provenance=Provenance(
             backend=backend.name,

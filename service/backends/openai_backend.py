@@ -56,13 +56,13 @@ from service.llm.cache import AnswerCache, answer_key
 from service.llm.client import ChatClient, ChatRequest, ChatResponse, OpenAIChatClient
 from service.llm.errors import AuthFailed, ExtractionFailed, ModeRejected, Truncated
 from service.llm.transport import RetryBudget, RetryPolicy, Transport
-from service.models import schema_hash
+from service.models import SECTION_NAMES, schema_hash
 from service.prompts import Prompt, load_prompt
 from service.settings import Settings
 
 log = logging.getLogger("govbrief.llm")
 
-SECTION_ZH = {"achievements": "成效", "problems": "问题", "plans": "计划", "leadership": "第一责任人"}
+SECTION_ZH = {section.value: section.short_zh for section in SECTION_NAMES}
 
 DEFAULT_PACK_TOKENS = 4000
 OVERVIEW_MAX_TOKENS = 512

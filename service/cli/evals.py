@@ -87,7 +87,8 @@ def _rate(value: float | None) -> str:
 
 
 def _name(r: ReportRecord) -> str:
-    return r.id.split("_")[0] + (" (error)" if r.error else "")
+    prefix = r.id.split("_")[0]  # "000" of "000_e288acb1be06d3f7"; "gwr_2015" stays whole
+    return (prefix if prefix.isdigit() else r.id) + (" (error)" if r.error else "")
 
 
 def score_tables(record: RunRecord) -> list[Table]:

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from service.models import CATEGORY_LABELS_ZH, Brief, Category, Item
+from service.models import CATEGORY_LABELS_ZH, CORE_SECTIONS, Brief, Category, Item
 
-SECTIONS = ("achievements", "problems", "plans")
-SECTION_LABELS_ZH = {"achievements": "成效", "problems": "问题", "plans": "计划"}
+SECTIONS = CORE_SECTIONS
+SECTION_LABELS_ZH = {s.value: s.short_zh for s in SECTIONS}
 
 #: Topic keywords of the genre: canonical name → the words that signal it. Deliberately short and
 #: specific; a word like 工作 or 机制 would tie every problem to every other.
