@@ -81,6 +81,7 @@ class Settings(BaseSettings):
         default=10, ge=0, description="Seconds SIGTERM waits for requests in flight before stopping runs"
     )
     keep_alive_timeout: int = Field(default=5, ge=1, description="Seconds an idle connection is kept")
+    body_timeout: float = Field(default=60.0, gt=0, description="Seconds to receive a request's whole body")
     max_connections: int = Field(
         default=256, ge=1, description="Connections and requests at once; past it, 503"
     )

@@ -232,6 +232,40 @@ def test_a_run_is_stopped_once_every_client_waiting_on_it_has_hung_up(tmp_path: 
     assert metric(text, "govbrief_pipeline_runs_in_flight") == 0
 
 
+def test_a_body_not_received_in_time_is_408(tmp_path: Path) -> None:
+    """A client that sends half its body and stops holds the connection only GOVBRIEF_BODY_TIMEOUT."""
+    app = create_app(make_settings(tmp_path, body_timeout=0.2))
+
+    async def main() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        parts = [{"type": "http.request", "body": b'{"text": "', "more_body": True}]
+
+        async def receive() -> dict[str, Any]:
+            if parts:
+                return parts.pop()
+            await asyncio.Event().wait()  # the rest never comes
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": "/v1/briefs", "raw_path": b"/v1/briefs", "query_string": b"",
+            "root_path": "", "client": ("127.0.0.1", 5000), "server": ("test", 80),
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"100000")],
+        }  # fmt: skip
+        await asyncio.wait_for(app(scope, receive, send), 30)  # a bound; the body never completes
+        return sent
+
+    sent = asyncio.run(main())
+    assert sent[0]["status"] == 408
+    assert (
+        json.loads(sent[1]["body"])["detail"]
+        == "request body not received within 0.2 s (GOVBRIEF_BODY_TIMEOUT)"
+    )
+
+
 # --- an event loop that only waits ------------------------------------------------------------
 
 

@@ -117,7 +117,9 @@ def create_app(
     _add_exception_handlers(app)
 
     # add_middleware puts each new one outside the previous: metrics see every answer.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, timeout=settings.body_timeout
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
