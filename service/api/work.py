@@ -19,7 +19,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +35,8 @@ from service.models import SCHEMA_VERSION
 from service.settings import Settings
 
 log = logging.getLogger("govbrief.api")
+
+T = TypeVar("T")
 
 #: Seconds a client is told to wait when every worker and queue place is taken.
 BUSY_RETRY_AFTER = 5
@@ -146,7 +148,7 @@ class Briefer:
 
     async def warm(self) -> None:
         """Start the workers now rather than on the first report (seconds, on a busy machine)."""
-        await asyncio.wrap_future(self.pool().schedule(worker.ready))
+        await asyncio.wrap_future(await _schedule(self.pool, worker.ready))
 
     def stop_runs(self) -> None:
         """Shutting down: stop every run now (their workers are ended); their requests get 503."""
@@ -236,7 +238,7 @@ class Briefer:
     async def _run(self, data: bytes, filename: str, backend: str) -> Result:
         limit = self.settings.run_time_limit
         # pebble counts the limit from when a worker takes the run, not while it waits in the queue.
-        future = self.pool().schedule(worker.run, args=(data, filename, backend), timeout=limit)
+        future = await _schedule(self.pool, worker.run, data, filename, backend, timeout=limit)
         runs = self.metrics.pipeline_runs
         self._running.add(future)
         try:
@@ -275,6 +277,14 @@ class Briefer:
         if p.cache_hit:
             self.metrics.llm_cache_hits.labels(p.backend).inc()
         return outcome
+
+
+async def _schedule(
+    pool: Callable[[], ProcessPool], fn: Callable[..., T], *args: object, timeout: float | None = None
+) -> ProcessFuture[T]:
+    """From a thread: the first task of a pool starts its worker processes (seconds, the first time
+    the forkserver starts), which must not happen on the event loop."""
+    return await run_in_threadpool(lambda: pool().schedule(fn, args=args, timeout=timeout))
 
 
 class ClientGone(HTTPException):
@@ -317,8 +327,8 @@ class Renderer:
             return self._pool
 
     async def _call(self, fn: Callable[..., bytes | None], brief_id: str, *args: object) -> bytes | None:
-        future = self.pool().schedule(
-            fn, args=(self.db, brief_id, *args), timeout=self.settings.run_time_limit
+        future = await _schedule(
+            self.pool, fn, self.db, brief_id, *args, timeout=self.settings.run_time_limit
         )
         try:
             return await asyncio.wrap_future(future)
@@ -334,7 +344,7 @@ class Renderer:
         return await self._call(worker.brief_page, brief_id, signed_in)
 
     async def warm(self) -> None:
-        await asyncio.wrap_future(self.pool().schedule(worker.ready))
+        await asyncio.wrap_future(await _schedule(self.pool, worker.ready))
 
     def close(self) -> None:
         with self._lock:

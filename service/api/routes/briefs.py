@@ -46,6 +46,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "A request with the same Idempotency-Key is still being answered",
         429: "Too many wrong API keys from this client: wait for Retry-After seconds",
         404: "No brief with this id",
+        408: "The body was not all received within GOVBRIEF_BODY_TIMEOUT",
         413: "The body is over the server's limit (GOVBRIEF_MAX_UPLOAD_BYTES)",
         415: "Not JSON or multipart, or a file type that is not a report (zip, .doc, .exe)",
         422: "An empty, undecodable or non-report file, a report over a limit (its run time included), "
@@ -67,7 +68,7 @@ _CREATED: dict[int | str, dict[str, Any]] = {
             "X-Brief-Id": {"description": "The new brief's id", "schema": {"type": "string"}},
         },
     },
-    **_errors(400, 401, 409, 413, 415, 422, 429, 502, 503),
+    **_errors(400, 401, 408, 409, 413, 415, 422, 429, 502, 503),
 }
 
 
