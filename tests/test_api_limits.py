@@ -10,7 +10,8 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,15 @@ class Clock:
         return self.now
 
 
-def _asgi(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+@asynccontextmanager
+async def _asgi(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on the app without its lifespan, so the worker pools are stopped here at the end."""
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+            yield c
+    finally:
+        app.state.briefer.close()
+        app.state.renderer.close()
 
 
 # --- runs: time limit, queue, SIGTERM ----------------------------------------------------------

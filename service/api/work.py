@@ -238,13 +238,15 @@ class Briefer:
     async def _run(self, data: bytes, filename: str, backend: str) -> Result:
         limit = self.settings.run_time_limit
         # pebble counts the limit from when a worker takes the run, not while it waits in the queue.
-        future = await _schedule(self.pool, worker.run, data, filename, backend, timeout=limit)
         runs = self.metrics.pipeline_runs
-        self._running.add(future)
+        future: ProcessFuture[worker.Done | worker.Failed] | None = None
         try:
+            future = await _schedule(self.pool, worker.run, data, filename, backend, timeout=limit)
+            self._running.add(future)
             outcome = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
-            future.cancel()  # ends the worker's run, if it is still going
+            if future is not None:
+                future.cancel()  # ends the worker's run, if it is still going
             if not self._stopping:
                 runs.labels(backend, "abandoned").inc()
                 raise
@@ -262,7 +264,8 @@ class Briefer:
                 f"the worker briefing {filename!r} died (exit code {e.exitcode})"
             ) from None
         finally:
-            self._running.discard(future)
+            if future is not None:
+                self._running.discard(future)
         if isinstance(outcome, worker.Failed):
             runs.labels(backend, "rejected" if outcome.kind == "input" else "error").inc()
             worker.raise_failure(outcome)
@@ -284,7 +287,19 @@ async def _schedule(
 ) -> ProcessFuture[T]:
     """From a thread: the first task of a pool starts its worker processes (seconds, the first time
     the forkserver starts), which must not happen on the event loop."""
-    return await run_in_threadpool(lambda: pool().schedule(fn, args=args, timeout=timeout))
+    scheduled: list[ProcessFuture[T]] = []
+
+    def schedule() -> ProcessFuture[T]:
+        scheduled.append(pool().schedule(fn, args=args, timeout=timeout))
+        return scheduled[0]
+
+    try:
+        return await run_in_threadpool(schedule)
+    except asyncio.CancelledError:
+        # Cancelled while the thread was scheduling: the task is in the pool, nobody will wait for it.
+        for future in scheduled:
+            future.cancel()
+        raise
 
 
 class ClientGone(HTTPException):
