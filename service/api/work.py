@@ -116,8 +116,7 @@ class Briefer:
         self._backends: dict[str, Backend] = {}
         # Keyed by the running loop as well: a future may only be awaited on the loop that made it.
         self._inflight: dict[tuple[int, str], asyncio.Future[Result]] = {}
-        self._pool: ProcessPool | None = None
-        self._pool_lock = threading.Lock()
+        self.pool = WorkerPool(settings.max_runs, worker.start, (settings, self._factory))
         self._running: set[ProcessFuture[worker.Done | worker.Failed]] = set()
         self._waiters: dict[tuple[int, str], int] = {}  # requests waiting on each run in flight
         self._stopping = False
@@ -134,21 +133,9 @@ class Briefer:
             self._backends[name] = self._factory(name, self.settings)
         return self._backends[name]
 
-    def pool(self) -> ProcessPool:
-        """Started on the first run: an app that only serves stored briefs starts no workers."""
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ProcessPool(
-                    max_workers=self.settings.max_runs,
-                    initializer=worker.start,
-                    initargs=(self.settings, self._factory),
-                    context=_context(),
-                )
-            return self._pool
-
     async def warm(self) -> None:
         """Start the workers now rather than on the first report (seconds, on a busy machine)."""
-        await asyncio.wrap_future(await _schedule(self.pool, worker.ready))
+        await self.pool.warm()
 
     def stop_runs(self) -> None:
         """Shutting down: stop every run now (their workers are ended); their requests get 503."""
@@ -158,11 +145,7 @@ class Briefer:
 
     def close(self) -> None:
         """Stop every run (their workers are ended) and wait for the workers to go."""
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.stop()
-            pool.join(timeout=10)
+        self.pool.close()
 
     async def create(
         self,
@@ -175,7 +158,6 @@ class Briefer:
     ) -> Created:
         result = await self.brief(data, filename, backend, gone=gone)
         brief_id = new_id()
-        source = result.brief.source
 
         def store() -> bytes:
             # The id goes first so that a reader of the raw JSON sees it at once.
@@ -184,13 +166,13 @@ class Briefer:
                 + (result.full_json if with_text else result.lean_json)[1:]
             )  # fmt: skip
             self.store.put(
-                brief_id, sha256=source.sha256, backend=result.brief.provenance.backend,
+                brief_id, sha256=result.sha256, backend=result.provenance.backend,
                 body=body, full=result.full_json,
             )  # fmt: skip
             return body
 
         body = await run_in_threadpool(store)
-        self.metrics.briefs_created.labels(result.brief.provenance.backend).inc()
+        self.metrics.briefs_created.labels(result.provenance.backend).inc()
         return Created(brief_id, result, body)
 
     async def brief(
@@ -241,7 +223,7 @@ class Briefer:
         runs = self.metrics.pipeline_runs
         future: ProcessFuture[worker.Done | worker.Failed] | None = None
         try:
-            future = await _schedule(self.pool, worker.run, data, filename, backend, timeout=limit)
+            future = await self.pool.schedule(worker.run, data, filename, backend, timeout=limit)
             self._running.add(future)
             outcome = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
@@ -272,7 +254,7 @@ class Briefer:
         assert isinstance(outcome, worker.Done)
         runs.labels(backend, "ok").inc()
         self.metrics.pipeline_seconds.labels(backend).observe(outcome.seconds)
-        p = outcome.brief.provenance
+        p = outcome.provenance
         if p.llm_calls or p.prompt_tokens or p.completion_tokens:
             self.metrics.llm_calls.labels(p.backend).inc(p.llm_calls)
             self.metrics.llm_tokens.labels(p.backend, "prompt").inc(p.prompt_tokens)
@@ -282,24 +264,47 @@ class Briefer:
         return outcome
 
 
-async def _schedule(
-    pool: Callable[[], ProcessPool], fn: Callable[..., T], *args: object, timeout: float | None = None
-) -> ProcessFuture[T]:
-    """From a thread: the first task of a pool starts its worker processes (seconds, the first time
-    the forkserver starts), which must not happen on the event loop."""
-    scheduled: list[ProcessFuture[T]] = []
+class WorkerPool:
+    """A pebble ProcessPool started from a thread on first use: starting it forks its workers (and,
+    the first time in a process, starts the forkserver), seconds that must not pass on the event
+    loop. Once started, scheduling is a queue put, done on the loop with no await in between, so a
+    cancelled request can never leave a task in the pool that nobody will stop."""
 
-    def schedule() -> ProcessFuture[T]:
-        scheduled.append(pool().schedule(fn, args=args, timeout=timeout))
-        return scheduled[0]
+    def __init__(
+        self, workers: int, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
+    ):
+        self.workers, self.initializer, self.initargs = workers, initializer, initargs
+        self._pool: ProcessPool | None = None
+        self._lock = threading.Lock()
 
-    try:
-        return await run_in_threadpool(schedule)
-    except asyncio.CancelledError:
-        # Cancelled while the thread was scheduling: the task is in the pool, nobody will wait for it.
-        for future in scheduled:
-            future.cancel()
-        raise
+    def _start(self) -> None:
+        with self._lock:
+            if self._pool is None:
+                pool = ProcessPool(
+                    max_workers=self.workers, initializer=self.initializer, initargs=self.initargs,
+                    context=_context(),
+                )  # fmt: skip
+                pool.schedule(worker.ready)  # the first task starts the workers
+                self._pool = pool
+
+    async def schedule(
+        self, fn: Callable[..., T], *args: object, timeout: float | None = None
+    ) -> ProcessFuture[T]:
+        if self._pool is None:
+            await run_in_threadpool(self._start)
+        assert self._pool is not None
+        return self._pool.schedule(fn, args=args, timeout=timeout)
+
+    async def warm(self) -> None:
+        await asyncio.wrap_future(await self.schedule(worker.ready))
+
+    def close(self) -> None:
+        """Stop every task (their workers are ended) and wait for the workers to go."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+            pool.join(timeout=10)
 
 
 class ClientGone(HTTPException):
@@ -332,19 +337,10 @@ class Renderer:
 
     def __init__(self, settings: Settings, store: BriefStore) -> None:
         self.settings, self.db = settings, store.path
-        self._pool: ProcessPool | None = None
-        self._lock = threading.Lock()
-
-    def pool(self) -> ProcessPool:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ProcessPool(max_workers=self.WORKERS, context=_context())
-            return self._pool
+        self.pool = WorkerPool(self.WORKERS)
 
     async def _call(self, fn: Callable[..., bytes | None], brief_id: str, *args: object) -> bytes | None:
-        future = await _schedule(
-            self.pool, fn, self.db, brief_id, *args, timeout=self.settings.run_time_limit
-        )
+        future = await self.pool.schedule(fn, self.db, brief_id, *args, timeout=self.settings.run_time_limit)
         try:
             return await asyncio.wrap_future(future)
         except FutureTimeout:
@@ -359,14 +355,10 @@ class Renderer:
         return await self._call(worker.brief_page, brief_id, signed_in)
 
     async def warm(self) -> None:
-        await asyncio.wrap_future(await _schedule(self.pool, worker.ready))
+        await self.pool.warm()
 
     def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.stop()
-            pool.join(timeout=10)
+        self.pool.close()
 
 
 def _key(digest: str, filename: str, backend: str, chunk_max_tokens: int) -> str:

@@ -22,7 +22,7 @@ from service.api.templating import environment
 from service.api.view import brief_view
 from service.backends.base import Backend
 from service.errors import BackendError, ConfigError, InputError
-from service.models import Brief
+from service.models import Brief, Provenance
 from service.pipeline import summarize_bytes
 
 log = logging.getLogger("govbrief.api")
@@ -47,7 +47,11 @@ def ready() -> bool:
 
 @dataclass(frozen=True)
 class Done:
-    brief: Brief  # with source.text
+    """The brief as JSON bytes, and the little the server needs to know of it: unpickling a Brief
+    object of a long report would hold the server's GIL as long as parsing it would."""
+
+    sha256: str
+    provenance: Provenance
     full_json: bytes  # the Brief with source.text
     lean_json: bytes  # the Brief without it
     seconds: float
@@ -74,7 +78,13 @@ def run(data: bytes, filename: str, backend: str) -> Done | Failed:
         )
         seconds = time.perf_counter() - started
         lean = brief.model_copy(update={"source": brief.source.model_copy(update={"text": None})})
-        return Done(brief, brief.model_dump_json().encode(), lean.model_dump_json().encode(), seconds)
+        return Done(
+            brief.source.sha256,
+            brief.provenance,
+            brief.model_dump_json().encode(),
+            lean.model_dump_json().encode(),
+            seconds,
+        )
     except InputError as e:
         return Failed("input", e.problem, e.path, e.status_code)
     except ConfigError as e:

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from service import render
 from service.api import idempotency
 from service.api.deps import Authorized, BrieferDep, RendererDep, SettingsDep, StoreDep
 from service.api.examples import EXAMPLE_BRIEF
@@ -105,8 +104,7 @@ async def create_brief(
             once.release()
     headers = {"Location": f"/v1/briefs/{created.id}", "X-Brief-Id": created.id}
     if opts.format == "md":
-        markdown = await run_in_threadpool(lambda: render.to_markdown(created.result.brief).encode())
-        return body_response(markdown, MARKDOWN, 201, headers)
+        return body_response(await _markdown(created.id, renderer), MARKDOWN, 201, headers)
     return body_response(created.body, JSON, 201, headers)
 
 
