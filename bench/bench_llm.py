@@ -40,7 +40,7 @@ from service.ingest import read_path, sample_path  # noqa: E402
 from service.models import Brief  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = ROOT / "evals" / "reports" / "seeds"
 
 
 @dataclass
@@ -213,9 +213,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from service.backends.openai_backend import DEFAULT_PACK_TOKENS
-
-    pack = args.pack_tokens if args.pack_tokens is not None else DEFAULT_PACK_TOKENS
+    pack = args.pack_tokens if args.pack_tokens is not None else Settings().llm_pack_tokens
     bench(args, pack, verbose=True)
     if args.sweep:
         print(

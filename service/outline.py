@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -182,7 +183,11 @@ def _own_inline(text: str, node: Node) -> None:
     own_end = node.children[0].start - 1 if node.children else node.end
     own_start = node.body_start if node.body_start <= own_end else own_end
     inline = _inline_nodes(text, own_start, own_end)
-    inline += [d for d in _dash_nodes(text, own_start, own_end) if not any(i.start <= d.start < i.end for i in inline)]
+    inline += [
+        d
+        for d in _dash_nodes(text, own_start, own_end)
+        if not any(i.start <= d.start < i.end for i in inline)
+    ]
     node.children = sorted(inline, key=lambda n: n.start) + node.children
 
 
@@ -196,6 +201,8 @@ def _dash_nodes(text: str, start: int, end: int) -> list[Node]:
     return out if len(out) >= 2 else []
 
 
+# The rule-of-law report's fifth part (督察工作规定 art. 25): other matters, neither review nor plans.
+_OTHER_MATTERS = re.compile(r"其他(?:需要|应当)?(?:报告|说明)的?(?:事项|情况)")
 # Verbs that make a problem word a task ("着力解决突出问题", "补齐短板"): such a heading is no problems part.
 _SOLVING = re.compile(r"解决|破解|化解|攻坚|补齐|补短板|应对|克服|战胜|防范")
 
@@ -211,6 +218,8 @@ def heading_kind(title: str, year: int | None) -> SectionKind | None:
     report on 2023 is the review, "2024年政府工作任务" the plans, whatever other words they use."""
     if LEADERSHIP_WORDS.search(title):
         return SectionKind.leadership
+    if _OTHER_MATTERS.search(title):
+        return SectionKind.other
     if is_problem_heading(title):
         return SectionKind.problems  # a mixed section ("存在问题及2022年工作打算") is split later
     votes = 0  # > 0: the coming year's work; < 0: a review of work done
@@ -243,6 +252,14 @@ def _body_kind(text: str, node: Node) -> SectionKind:
     return SectionKind.plans if future >= 3 and future > 2 * past else SectionKind.achievements
 
 
+#: A passage with fewer sentences of work done than this is no review.
+_MIN_PAST_SENTENCES = 3
+
+
+def _past_sentences(text: str, node: Node) -> int:
+    return sum(1 for s, e in boundaries(text, node.body_start, node.end) if PAST.search(text[s:e]))
+
+
 def reported_year(roots: list[Node]) -> int | None:
     """The year a report is about, from its headings: the year its review names ("一、2018年工作回顾"),
     else the year before the one its plans name ("三、2019年政府工作任务")."""
@@ -255,6 +272,13 @@ def reported_year(roots: list[Node]) -> int | None:
         if m and PLAN_WORDS.search(root.title):
             return int(m.group(1)) - 1
     return None
+
+
+def year_most_named(text: str, node: Node) -> int | None:
+    """The year a review's own text names most ("2022年是党和国家历史上极为重要的一年…"): what a
+    report whose headings name no year ("一、过去一年和五年工作回顾") is about."""
+    years = Counter(int(m.group(1)) for m in YEAR.finditer(text, node.body_start, node.end))
+    return years.most_common(1)[0][0] if years else None
 
 
 def _classify_roots(text: str, roots: list[Node], year: int | None) -> bool:
@@ -402,6 +426,8 @@ def _paragraph_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start + ln.start, start + ln.end) for ln in _lines(text[start:end]) if ln.text.strip()]
 
 
+#: A problems passage runs on over at most this many more paragraphs that turn again ("政府工作也存在不足").
+_MAX_TURN_PARAGRAPHS = 4
 #: Problems stated after a turn: at least this many sentences or clauses that say what falls short.
 _MIN_STATED_PROBLEMS = 2
 
@@ -418,14 +444,20 @@ def _turn_to_problems(text: str, node: Node) -> list[Node]:
     chapter_end = node.end
     paragraphs = _paragraph_spans(text, node.body_start, node.end)
     for i, (ps, pe) in enumerate(paragraphs):
+        # The turn opens its paragraph, or follows a sentence or two of it ("思危方能居安。在充分肯定成绩的
+        # 同时…"); further in, only a turn that announces a list ("…还存在一些问题：").
         turn = next(
-            (s for s, e in itertools.islice(boundaries(text, ps, pe), 3) if PROBLEM_TURN.search(text[s:e])),
+            (
+                s
+                for k, (s, e) in enumerate(boundaries(text, ps, pe))
+                if PROBLEM_TURN.search(text[s:e]) and (k < 3 or "：" in text[s:e])
+            ),
             None,
         )
         if turn is None:
             continue
         end = pe
-        for qs, qe in paragraphs[i + 1 :]:
+        for qs, qe in paragraphs[i + 1 : i + 1 + _MAX_TURN_PARAGRAPHS]:
             first = next(iter(boundaries(text, qs, qe)), (qs, qe))
             if not PROBLEM_TURN.search(text[first[0] : first[1]]):
                 break
@@ -439,7 +471,12 @@ def _turn_to_problems(text: str, node: Node) -> list[Node]:
         _clip(node, turn)
         out = [node, problems]
         if end + 1 < chapter_end:
-            out.append(_bare_node(node, end + 1, chapter_end, SectionKind.other))
+            # More of the review after the problems ("各位代表！过去五年…一是…") stays a review.
+            rest = _bare_node(node, end + 1, chapter_end, SectionKind.other)
+            if _past_sentences(text, rest) >= _MIN_PAST_SENTENCES:
+                _own_inline(text, rest)
+                _set_kind(rest, SectionKind.achievements)
+            out.append(rest)
         return out
     return [node]
 
@@ -481,6 +518,8 @@ def parse(text: str) -> Outline:
         _attach_inline(text, root)
     if meta.year is None and meta.genre in (Genre.government_work_report, Genre.unknown):
         meta.year = reported_year(roots)
+        if meta.year is None and roots and heading_kind(roots[0].title, None) == SectionKind.achievements:
+            meta.year = year_most_named(text, roots[0])
     recognised = _classify_roots(text, roots, meta.year)
     nodes: list[Node] = []
     turned = False

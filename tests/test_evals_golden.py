@@ -19,7 +19,13 @@ GOLDEN_DIR = REPO_ROOT / "evals" / "golden"
 def test_the_checked_in_golden_files_load() -> None:
     goldens = load_golden_dir(GOLDEN_DIR)
     by_genre = {genre: sorted(g.id for g in goldens if g.genre == genre) for genre in Genre}
-    assert [i.split("_")[0] for i in by_genre[Genre.rule_of_law_report]] == ["000", "001", "002", "003", "004"]
+    assert [i.split("_")[0] for i in by_genre[Genre.rule_of_law_report]] == [
+        "000",
+        "001",
+        "002",
+        "003",
+        "004",
+    ]
     assert by_genre[Genre.government_work_report] == [f"gwr_{y}" for y in range(2015, 2020)]
     for g in goldens:
         assert g.path == (REPO_ROOT / g.report).resolve()
@@ -28,7 +34,9 @@ def test_the_checked_in_golden_files_load() -> None:
         assert g.meta.genre == g.genre
     # Both genres are represented in both splits, so a prompt tuned on dev is judged on test of each.
     assert {(g.genre, g.split) for g in goldens} == {
-        (genre, split) for genre in (Genre.rule_of_law_report, Genre.government_work_report) for split in Split
+        (genre, split)
+        for genre in (Genre.rule_of_law_report, Genre.government_work_report)
+        for split in Split
     }
 
 

@@ -21,7 +21,7 @@ from service.api.store import BriefStore
 from service.api.templating import environment
 from service.api.view import brief_view
 from service.backends.base import Backend
-from service.errors import BackendError, ConfigError, InputError
+from service.errors import BackendError, ConfigError, EmptyBriefError, InputError
 from service.models import Brief, Provenance
 from service.pipeline import summarize_bytes
 
@@ -61,7 +61,7 @@ class Done:
 class Failed:
     """An error as plain data: exceptions with their own constructors do not all survive pickling."""
 
-    kind: Literal["input", "config", "backend", "bug"]
+    kind: Literal["input", "config", "empty", "backend", "bug"]
     message: str
     path: str = ""
     status: int = 500
@@ -89,6 +89,8 @@ def run(data: bytes, filename: str, backend: str) -> Done | Failed:
         return Failed("input", e.problem, e.path, e.status_code)
     except ConfigError as e:
         return Failed("config", str(e), status=400)
+    except EmptyBriefError as e:
+        return Failed("empty", str(e), status=502)
     except BackendError as e:
         return Failed("backend", str(e), status=502)
     except Exception:
@@ -125,6 +127,8 @@ def raise_failure(failed: Failed) -> None:
         raise error
     if failed.kind == "config":
         raise ConfigError(failed.message)
+    if failed.kind == "empty":
+        raise EmptyBriefError(failed.message)
     if failed.kind == "backend":
         raise BackendError(failed.message)
     raise WorkerError(failed.message)

@@ -14,8 +14,15 @@ import re
 from service.categorize import categorize, is_section_word
 from service.document import Document, DraftItem, DraftMetric, Extraction, Node, SectionKind, Usage
 from service.metrics import find_metrics
-from service.vocab import FRAMING_WORDS, PROBLEM_TURN, TARGETS
 from service.models import Category, Section
+from service.vocab import (
+    FRAMING_WORDS,
+    PROBLEM_NOUNS,
+    PROBLEM_STATEMENT,
+    PROBLEM_TURN,
+    SENTENCE_ENDS,
+    TARGETS,
+)
 
 _GENERIC = re.compile(
     r"取得了?(?:一定|较好|明显|显著|较大)?的?(?:成绩|成效|进展|进步)(?![^，。]*(?:但|不足))|这些都?需要|回顾这一年|"
@@ -26,20 +33,23 @@ _LIST_OPENER = re.compile(r"[：:]|(?:比如|例如|主要是|主要有|主要�
 # A sentence before a list that only announces it ("我县法治政府建设仍存在一些问题。").
 _LEAD_IN = re.compile(
     r"[：:]$|以下|如下|(?:存在|仍有|还有|面临)着?(?:一些|一定的?|某些|不少|诸多|部分|许多|较多)?的?"
-    r"(?:问题|不足|短板|差距|困难|薄弱环节)"
+    rf"(?:{PROBLEM_NOUNS})"
 )
 # A sentence that resolves to act on the problems just stated ("我们一定要直面问题和挑战…").
 _RESOLVE = re.compile(r"^(?:我们|我[区市县省局])?(?:一定要|必须|务必|要|将|决不|绝不)")
-#: A turn to the shortcomings ("我们既要看到成绩，更要看到前进中的困难和挑战。") this short only announces them.
-_TURN_ONLY_MAX = 45
 
 
 def _is_intro(sentence: str) -> bool:
     """A sentence that only introduces what follows: generic, or announcing the problems."""
-    return bool(
-        _GENERIC.search(sentence)
-        or _LEAD_IN.search(sentence)
-        or (PROBLEM_TURN.search(sentence) and len(sentence) <= _TURN_ONLY_MAX)
+    if _GENERIC.search(sentence):
+        return True
+    if not (_LEAD_IN.search(sentence) or PROBLEM_TURN.search(sentence)):
+        return False
+    # An announcement names no problem of its own: each of its clauses is the turn, or says nothing that
+    # falls short ("政府工作还存在不足，有些政策措施落实不到位" names one, so it is a problem).
+    return all(
+        _LEAD_IN.search(c) or PROBLEM_TURN.search(c) or not PROBLEM_STATEMENT.search(c)
+        for c in re.split(r"[，,：:]", sentence)
     )
 
 
@@ -52,8 +62,8 @@ _MARKER = re.compile(
     r"(?P<circled>[①-⑳])|[（(](?P<paren>\d{1,2})[）)]|(?<![\d.．A-Za-z])(?P<half>\d{1,2})[)）]"
 )
 _MARKER_LEFT = "：:；;。，,、！？ \n"
-_SENTENCE = re.compile(r"[^。！？\n]+[。！？]?")
-_SENTENCE_END = re.compile(r"[。！？]")
+_SENTENCE = re.compile(rf"[^{SENTENCE_ENDS}\n]+[{SENTENCE_ENDS}]?")
+_SENTENCE_END = re.compile(f"[{SENTENCE_ENDS}]")
 _TITLE_MAX = 30
 MAX_METRICS = 8  # per item: the first figures a section states are its headline ones
 
@@ -82,10 +92,19 @@ class RulesBackend:
         tops = doc.outline.nodes
         for node in tops:
             if node.kind == SectionKind.achievements:
-                drafts += [self._from_heading(doc, n, Section.achievements) for n in _units(node)]
+                units = _units(node)
+                # A review with no enumeration may still open its paragraphs with run-in titles.
+                run_ins = (
+                    self._run_ins(doc, Section.achievements, node.body_start, node.end)
+                    if units == [node]
+                    else None
+                )
+                drafts += run_ins or [self._from_heading(doc, n, Section.achievements) for n in units]
             elif node.kind == SectionKind.leadership:
                 units = node.children or [node]
-                drafts += [self._from_heading(doc, n, Section.leadership, Category.party_leadership) for n in units]
+                drafts += [
+                    self._from_heading(doc, n, Section.leadership, Category.party_leadership) for n in units
+                ]
             elif node.kind in (SectionKind.problems, SectionKind.plans):
                 drafts += self._enumerated(doc, node, Section(node.kind.value))
         if not any(n.kind == SectionKind.leadership for n in tops):
@@ -172,7 +191,7 @@ class RulesBackend:
                 units.append((listed, False))
                 continue
             if section == Section.problems:
-                stated = self._sentences(doc, section, s, e)
+                stated = self._sentences(doc, section, s, e, closing=True)
                 if len(stated) >= 2:
                     units.append((stated, False))
                     continue
@@ -188,7 +207,7 @@ class RulesBackend:
         text = doc.text
         marked = _markers(text, start, end)
         if marked:
-            items = self._lead_in(doc, section, start, marked[0][0])
+            items = self._sentences(doc, section, start, marked[0][0])
             for i, (_, body) in enumerate(marked):
                 stop = marked[i + 1][0] if i + 1 < len(marked) else end
                 s, e = _trim_clause(text, body, stop)
@@ -206,7 +225,7 @@ class RulesBackend:
         clauses = _clauses(text, list_start, sentence_end)
         if len(clauses) < 2:
             return None
-        items = self._lead_in(doc, section, start, sentence_start)
+        items = self._sentences(doc, section, start, sentence_start)
         items += [self._item(doc, section, s, e) for s, e in clauses]
         # The list goes on in the paragraph's later sentences ("A；B。同时，C；D。"); a wrap-up does not.
         pos = sentence_end
@@ -250,9 +269,12 @@ class RulesBackend:
             items.append(item)
         return items
 
-    def _sentences(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem]:
-        """A paragraph of problems stated one sentence each ("经济增长内生动力仍需增强。…金融风险隐患
-        不容忽视。"): an item per sentence, without the turn that announces them or a closing resolve."""
+    def _sentences(
+        self, doc: Document, section: Section, start: int, end: int, *, closing: bool = False
+    ) -> list[DraftItem]:
+        """An item per sentence of text[start:end], without the intro that announces them ("仍存在一些
+        问题。"); with `closing`, without a wrap-up or resolve either ("我们一定要直面问题…"). Used for
+        the sentences before a list, and for problems stated one sentence each."""
         text = doc.text
         items = []
         pos = start
@@ -261,24 +283,11 @@ class RulesBackend:
             s, e = _trim_clause(text, pos, stop)
             sentence = text[s:e]
             pos = stop
-            if e - s < 4 or _is_intro(sentence) or _WRAP_UP.match(sentence) or _RESOLVE.match(sentence):
+            if e - s < 4 or _is_intro(sentence):
+                continue
+            if closing and (_WRAP_UP.match(sentence) or _RESOLVE.match(sentence)):
                 continue
             items.append(self._item(doc, section, s, e))
-        return items
-
-    def _lead_in(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem]:
-        """The sentences of a list paragraph before its list: an intro ("仍存在一些问题。") is dropped,
-        anything else is an item of its own rather than lost."""
-        text = doc.text
-        items = []
-        pos = start
-        while pos < end:
-            stop = _sentence_end(text, pos, end)
-            s, e = _trim_clause(text, pos, stop)
-            sentence = text[s:e]
-            if e - s >= 4 and not _is_intro(sentence):
-                items.append(self._item(doc, section, s, e))
-            pos = stop
         return items
 
     def _item(self, doc: Document, section: Section, start: int, end: int) -> DraftItem:
@@ -308,7 +317,8 @@ class RulesBackend:
                 if re.search(r"第一责任人|党政主要负责人", text[node.start : own_end]):
                     units = [c for c in node.children if c.level == 4] or [node]
                     return [
-                        self._from_heading(doc, n, Section.leadership, Category.party_leadership) for n in units
+                        self._from_heading(doc, n, Section.leadership, Category.party_leadership)
+                        for n in units
                     ]
         return []
 
@@ -321,7 +331,7 @@ _MIN_RUN_INS = 3
 def _is_framing(doc: Document, node: Node) -> bool:
     """A chapter that frames the year's work (总体要求、政策取向) in a report that lists the work in a
     chapter of its own: only its targets are plans."""
-    if node.children or not FRAMING_WORDS.search(node.title):
+    if any(c.level < 4 for c in node.children) or not FRAMING_WORDS.search(node.title):
         return False
     return any(
         n is not node and n.kind == SectionKind.plans and not FRAMING_WORDS.search(n.title)
