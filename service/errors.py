@@ -54,6 +54,10 @@ class NotAReportError(InputError):
     """Readable text, but nothing that looks like report prose (e.g. only a navigation bar)."""
 
 
+class RunTimeLimitError(InputError):
+    """A run stopped at its wall-time limit: the report costs more than this server allows."""
+
+
 class ConfigError(GovbriefError):
     """Settings that cannot work (e.g. the openai backend with no model configured)."""
 

@@ -89,6 +89,29 @@ class Settings(BaseSettings):
     api_keys: str | None = Field(default=None, description="Comma-separated bearer keys; unset = open")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     cors_origins: str | None = None
+    # Runs: each in a worker process, stopped (the process ended) when over its time.
+    run_time_limit: float = Field(
+        default=300.0, gt=0, description="Seconds one report's run may take before it is stopped"
+    )
+    max_runs: int = Field(default=4, ge=1, le=64, description="Runs at once (worker processes)")
+    run_queue: int = Field(default=16, ge=0, description="Runs waiting for a worker; past it, 503")
+    # Connections and shutdown (uvicorn).
+    shutdown_grace: int = Field(
+        default=10, ge=0, description="Seconds SIGTERM waits for requests in flight before stopping runs"
+    )
+    keep_alive_timeout: int = Field(default=5, ge=1, description="Seconds an idle connection is kept")
+    body_timeout: float = Field(default=60.0, gt=0, description="Seconds to receive a request's whole body")
+    max_connections: int = Field(
+        default=256, ge=1, description="Connections and requests at once; past it, 503"
+    )
+    # Browser sessions and failed keys.
+    session_ttl: int = Field(default=12 * 3600, ge=60, description="Seconds a browser session lasts")
+    auth_failures_burst: int = Field(
+        default=10, ge=1, description="Wrong keys a client may try before it is slowed down"
+    )
+    auth_failures_per_second: float = Field(
+        default=0.2, gt=0, description="Wrong keys a client earns back per second"
+    )
 
     @model_validator(mode="after")
     def _fallback_api_key(self) -> Settings:

@@ -127,3 +127,25 @@ def test_upload_then_click_highlights_evidence(server: str, report: Path, shots:
         finally:
             browser.close()
     assert (shots / "brief-wide.png").stat().st_size > 10_000
+
+
+def test_docs_render_from_this_server_alone_under_their_csp(server: str) -> None:
+    """Swagger UI really starts under the CSP (no inline script, nothing from another origin): the
+    operations are listed, no console error (CSP violations are console errors), and every request
+    the page makes goes to the server."""
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            requested: list[str] = []
+            page.on("request", lambda r: requested.append(r.url))
+            page.goto(f"{server}/docs")
+            expect(page.locator(".opblock-summary-path", has_text="/v1/briefs/{brief_id}.md")).to_be_visible()
+            expect(page.locator(".info .title")).to_contain_text("govbrief")
+            assert problems == []
+            assert requested and all(url.startswith(f"{server}/") for url in requested), requested
+        finally:
+            browser.close()

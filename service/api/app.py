@@ -6,27 +6,32 @@ pipeline never imports this package (an import-linter contract).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from service import package_version
-from service.api.deps import Authorized, KeyedStaticFiles, parse_keys
+from service.api.auth import Auth, FailureThrottle, Sessions, parse_keys
+from service.api.deps import Authorized, KeyedStaticFiles
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from service.api.routes import briefs, ops, pages
 from service.api.store import BriefStore
-from service.api.templating import error_page, is_page
-from service.api.work import BackendFactory, Briefer
+from service.api.templating import DOCS_CSP, error_page, is_page, page
+from service.api.work import BackendFactory, Briefer, Renderer
 from service.errors import BackendError, ConfigError, EmptyBriefError, InputError
 from service.settings import Settings, get_settings
 
@@ -37,19 +42,43 @@ DESCRIPTION = """Grounded, structured briefs of Chinese local-government annual 
 cited to the sentences that state it.
 
 When the server has `GOVBRIEF_API_KEYS` set, every endpoint but `/healthz` needs
-`Authorization: Bearer <key>`. Errors are `{"detail": "..."}` with one line naming the file and the problem.
+`Authorization: Bearer <key>`; too many wrong keys from one client get 429 with `Retry-After`. Errors are `{"detail": "..."}` with one line naming the file and the problem.
 """
 
 
-def create_app(settings: Settings | None = None, *, backend_factory: BackendFactory | None = None) -> FastAPI:
-    """`backend_factory(name, settings)` builds backends; tests pass one that counts or fails."""
+def _version() -> str:
+    try:
+        return version("govbrief")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0.0.0"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    backend_factory: BackendFactory | None = None,
+    clock: Callable[[], float] = time.time,
+    warm: bool = False,
+) -> FastAPI:
+    """`backend_factory(name, settings)` builds backends (in the workers too, so it must pickle);
+    tests pass one that fails or reports usage. `clock` times sessions and the wrong-key throttle;
+    `warm` starts the run workers before the app answers (the server), not on the first report.
+    Raises ConfigError for settings the server must not start with (e.g. short API keys)."""
     settings = settings or get_settings()
+    keys = parse_keys(settings.api_keys)
     store = BriefStore(settings.data_dir / "briefs.sqlite3")
     metrics = Metrics()
+    briefer = Briefer(settings, store, metrics, backend_factory)
+    renderer = Renderer(settings, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            await asyncio.gather(briefer.warm(), renderer.warm())
         yield
+        # After uvicorn's grace period: runs still going are stopped, their workers ended.
+        await run_in_threadpool(briefer.close)
+        await run_in_threadpool(renderer.close)
         store.close()
 
     app = FastAPI(
@@ -70,20 +99,27 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
     app.state.settings = settings
     app.state.store = store
     app.state.metrics = metrics
-    app.state.briefer = Briefer(settings, store, metrics, backend_factory)
-    app.state.api_keys = parse_keys(settings.api_keys)
+    app.state.briefer = briefer
+    app.state.renderer = renderer
+    app.state.auth = auth = Auth(
+        keys,
+        Sessions(keys, store, settings.session_ttl, clock),
+        FailureThrottle(settings.auth_failures_burst, settings.auth_failures_per_second, clock),
+        metrics,
+    )
+    app.state.idempotency_in_flight = set()
 
     app.include_router(briefs.router)
     app.include_router(pages.router)
     app.include_router(ops.router)
     _add_docs(app)
-    app.mount(
-        "/static", KeyedStaticFiles(keys=app.state.api_keys, packages=[("service", "static")]), name="static"
-    )
+    app.mount("/static", KeyedStaticFiles(auth=auth, packages=[("service", "static")]), name="static")
     _add_exception_handlers(app)
 
     # add_middleware puts each new one outside the previous: metrics see every answer.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, timeout=settings.body_timeout
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -97,18 +133,29 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
     return app
 
 
+#: Swagger UI's files, from the swagger-ui-bundle-v2 package: nothing is loaded from another origin.
+_DOCS_ASSETS = {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"}
+
+
 def _add_docs(app: FastAPI) -> None:
-    """The OpenAPI document and its Swagger UI, each needing a key (or the pages' cookie) when keys
-    are configured; a browser without one gets the key form, like the pages."""
+    """The OpenAPI document and its Swagger UI, each needing a key (or a session) when keys are
+    configured; a browser without one gets the key form, like the pages. The UI is served from
+    files installed with the package, started by /static/docs.js (no inline script), under a CSP."""
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Authorized])
     async def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
 
     @app.get("/docs", include_in_schema=False, dependencies=[Authorized])
-    async def docs(request: Request) -> HTMLResponse:
+    async def docs(request: Request) -> Response:
         root = str(request.scope.get("root_path", "")).rstrip("/")
-        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} - Swagger UI")
+        return page("docs.html", title=f"{app.title} - Swagger UI", root=root, csp=DOCS_CSP)
+
+    @app.get("/docs/assets/{name}", include_in_schema=False, dependencies=[Authorized])
+    async def docs_asset(name: str) -> FileResponse:
+        if name not in _DOCS_ASSETS:
+            raise HTTPException(404, "Not Found")
+        return FileResponse(Path(str(swagger_ui_path)) / name)
 
 
 def _error(request: Request, status: int, detail: Any, headers: Mapping[str, str] | None = None) -> Response:

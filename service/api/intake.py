@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -65,6 +66,12 @@ class Report:
     options: Options
 
 
+async def disconnected(request: Request) -> None:
+    """Returns once the client has hung up (call it after the body has been read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def unsupported_media_type(media: str) -> HTTPException:
     shown = media or "none"
     return HTTPException(
@@ -82,7 +89,11 @@ async def read_report(request: Request, *, max_bytes: int) -> Report:
 
 
 async def _from_json(request: Request) -> Report:
-    body = await request.body()
+    # Parsing megabytes of JSON takes milliseconds: off the event loop.
+    return await run_in_threadpool(_parse_json, await request.body())
+
+
+def _parse_json(body: bytes) -> Report:
     try:
         req = BriefRequest.model_validate_json(body)
     except ValidationError as e:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,8 +28,14 @@ def _size(n: int) -> str:
     return f"{n} byte" if n == 1 else f"{n} bytes"
 
 
+class BodyTooSlow(HTTPException):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, f"request body not received within {seconds:g} s (GOVBRIEF_BODY_TIMEOUT)")
+
+
 class BodyLimitMiddleware:
-    """Refuses bodies over `max_bytes` while they are read.
+    """Refuses bodies over `max_bytes`, or not all received within `timeout` seconds, while they are
+    read: a client trickling an upload (or stopping halfway) holds a connection only that long.
 
     A declared Content-Length over the limit is refused before a byte is read, but the count of the
     bytes actually received is what holds: chunked bodies have no Content-Length. The error is
@@ -35,9 +43,10 @@ class BodyLimitMiddleware:
     handlers answer it (JSON for the API, a page for the browser).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 60.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,13 +54,21 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         received = 0
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        body_done = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, body_done
             if declared is not None and declared > self.max_bytes:
                 raise BodyTooLarge(self.max_bytes)
-            message = await receive()
+            if body_done:  # after the body only a disconnect comes, whenever it does
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except TimeoutError:
+                raise BodyTooSlow(self.timeout) from None
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise BodyTooLarge(self.max_bytes)

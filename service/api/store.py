@@ -20,8 +20,23 @@ CREATE TABLE IF NOT EXISTS briefs (
     backend TEXT NOT NULL,
     body    BLOB NOT NULL,
     full    BLOB NOT NULL
+);
+-- Browser sessions: the sha256 of each session id (a copy of the database opens no session).
+CREATE TABLE IF NOT EXISTS sessions (
+    digest  TEXT PRIMARY KEY,
+    expires REAL NOT NULL
+);
+-- Answers to POST /v1/briefs under an Idempotency-Key, per caller, kept for a day.
+CREATE TABLE IF NOT EXISTS idempotency (
+    key         TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    created     REAL NOT NULL,
+    brief_id    TEXT NOT NULL
 )
 """
+
+#: How long an Idempotency-Key's answer is kept: longer than any client retries.
+IDEMPOTENCY_TTL = 24 * 3600
 
 
 class BriefStore:
@@ -33,7 +48,7 @@ class BriefStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        self._conn().execute(_SCHEMA)
+        self._conn().executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -61,6 +76,42 @@ class BriefStore:
     def full(self, brief_id: str) -> bytes | None:
         row = self._conn().execute("SELECT full FROM briefs WHERE id = ?", (brief_id,)).fetchone()
         return bytes(row[0]) if row else None
+
+    # --- browser sessions ---------------------------------------------------------------------
+
+    def add_session(self, digest: str, expires: float, now: float) -> None:
+        conn = self._conn()
+        conn.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
+        conn.execute("INSERT INTO sessions (digest, expires) VALUES (?, ?)", (digest, expires))
+
+    def session_valid(self, digest: str, now: float) -> bool:
+        row = self._conn().execute("SELECT expires FROM sessions WHERE digest = ?", (digest,)).fetchone()
+        return row is not None and row[0] > now
+
+    def drop_session(self, digest: str) -> None:
+        self._conn().execute("DELETE FROM sessions WHERE digest = ?", (digest,))
+
+    # --- idempotent creation -------------------------------------------------------------------
+
+    def created_under(self, key: str, now: float) -> tuple[str, str] | None:
+        """(request fingerprint, brief id) of the brief created under `key`, if it is still kept."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT fingerprint, brief_id FROM idempotency WHERE key = ? AND created > ?",
+                (key, now - IDEMPOTENCY_TTL),
+            )
+            .fetchone()
+        )
+        return (row[0], row[1]) if row else None
+
+    def put_created_under(self, key: str, fingerprint: str, brief_id: str, now: float) -> None:
+        conn = self._conn()
+        conn.execute("DELETE FROM idempotency WHERE created <= ?", (now - IDEMPOTENCY_TTL,))
+        conn.execute(
+            "INSERT OR REPLACE INTO idempotency (key, fingerprint, created, brief_id) VALUES (?, ?, ?, ?)",
+            (key, fingerprint, now, brief_id),
+        )
 
     def ping(self) -> bool:
         try:

@@ -32,21 +32,22 @@ def serve(
 ) -> None:
     """Serve the briefs API (/v1/briefs, OpenAPI at /docs) and the brief pages (/) with uvicorn.
 
-    Backend: the LLM when one is configured (GOVBRIEF_LLM_*), else rules. Briefs are kept in GOVBRIEF_DATA_DIR and survive restarts. GOVBRIEF_API_KEYS (comma-separated) makes every endpoint but /healthz need `Authorization: Bearer <key>`.
+    Backend: the LLM when one is configured (GOVBRIEF_LLM_*), else rules. Briefs are kept in GOVBRIEF_DATA_DIR and survive restarts. GOVBRIEF_API_KEYS (comma-separated, 16 characters or more each) makes every endpoint but /healthz need `Authorization: Bearer <key>`. A report's run is stopped after GOVBRIEF_RUN_TIME_LIMIT seconds; SIGTERM waits GOVBRIEF_SHUTDOWN_GRACE seconds for requests in flight.
 
     Examples:
 
       govbrief serve
 
-      GOVBRIEF_API_KEYS=s3cret govbrief serve --host 0.0.0.0 --port 8080
+      GOVBRIEF_API_KEYS=$(openssl rand -hex 16) govbrief serve --host 0.0.0.0 --port 8080
     """
     import uvicorn  # only this command needs the server (and the app)
 
     from service.api import create_app
+    from service.api.server import ANSWER_SECONDS, GracefulServer
 
     settings = load_settings()
     try:
-        app = create_app(settings)
+        app = create_app(settings, warm=True)
     except (GovbriefError, OSError) as e:
         fail(f"cannot start: {e}")
     # Bind before saying "serving on": a busy port is one line and exit 2, not a log after a promise.
@@ -60,9 +61,20 @@ def serve(
         f"briefs in {settings.data_dir})",
         err=True,
     )
-    config = uvicorn.Config(app, host=host, port=port, access_log=access_log, server_header=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=access_log,
+        server_header=False,
+        # Idle connections are closed; past max_connections, new work is answered 503 at once.
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.max_connections,
+        # Past the grace period, runs are stopped and answered 503 (below); this is for the answers.
+        timeout_graceful_shutdown=settings.shutdown_grace + ANSWER_SECONDS,
+    )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        GracefulServer(config, app.state.briefer.stop_runs, settings.shutdown_grace).run(sockets=[sock])
     finally:
         sock.close()
 

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import KEY_COOKIE, Authorized, BrieferDep, SettingsDep, StoreDep, key_is_valid
-from service.api.intake import read_report
-from service.api.templating import error_page, page
-from service.api.view import brief_view
+from service.api.auth import SESSION_COOKIE, Auth
+from service.api.deps import Authorized, BrieferDep, RendererDep, SettingsDep
+from service.api.intake import disconnected, read_report
+from service.api.templating import error_page, page, page_response
 from service.ingest import SUPPORTED_SUFFIXES
-from service.models import Brief
+from service.settings import Settings
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 
@@ -25,9 +25,10 @@ _PAGE_401: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/", summary="The upload form", dependencies=[Authorized], responses={200: _HTML, **_PAGE_401})
-async def index(settings: SettingsDep) -> Response:
+async def index(request: Request, settings: SettingsDep) -> Response:
     return page(
         "index.html",
+        signed_in=SESSION_COOKIE in request.cookies,
         accept=",".join(sorted(SUPPORTED_SUFFIXES)),
         formats=" ".join(s.lstrip(".") for s in sorted(SUPPORTED_SUFFIXES, key=_FORMAT_ORDER.index)),
         max_mb=f"{settings.max_upload_bytes / (1 << 20):g}",
@@ -39,7 +40,10 @@ async def index(settings: SettingsDep) -> Response:
 @router.post("/briefs", dependencies=[Authorized], include_in_schema=False)
 async def create_from_form(request: Request, settings: SettingsDep, briefer: BrieferDep) -> Response:
     report = await read_report(request, max_bytes=settings.max_upload_bytes)
-    created = await briefer.create(report.data, report.filename, report.options.backend, with_text=False)
+    created = await briefer.create(
+        report.data, report.filename, report.options.backend, with_text=False,
+        gone=lambda: disconnected(request),
+    )  # fmt: skip
     # 303: the browser follows with a GET, so reloading the brief page does not post again.
     return RedirectResponse(f"/briefs/{created.id}", status_code=303)
 
@@ -50,17 +54,12 @@ async def create_from_form(request: Request, settings: SettingsDep, briefer: Bri
     dependencies=[Authorized],
     responses={200: _HTML, 404: {"description": "No brief with this id", **_HTML}, **_PAGE_401},
 )
-async def brief_page(brief_id: str, store: StoreDep) -> Response:
-    full = store.full(brief_id)
-    if full is None:
+async def brief_page(request: Request, brief_id: str, renderer: RendererDep) -> Response:
+    # Reading, parsing and rendering a long report's page take seconds: in a worker process.
+    html = await renderer.page(brief_id, signed_in=SESSION_COOKIE in request.cookies)
+    if html is None:
         return error_page(404, "没有找到这份简报（链接可能有误）。")
-    # Parsing and rendering a long report's page takes milliseconds: off the event loop.
-    return await run_in_threadpool(_brief_page, brief_id, full)
-
-
-def _brief_page(brief_id: str, full: bytes) -> Response:
-    brief = Brief.model_validate_json(full)
-    return page("brief.html", id=brief_id, v=brief_view(brief), brief=brief)
+    return page_response(html)
 
 
 @router.post("/session", include_in_schema=False)
@@ -69,16 +68,31 @@ async def login(
     key: Annotated[str, Form(max_length=512)],
     next: Annotated[str, Form(max_length=2048)] = "/",
 ) -> Response:
-    """The key form on the 401 page: a browser cannot send a Bearer header, so it keeps a cookie."""
-    keys = request.app.state.api_keys
+    """The key form on the 401 page: a browser cannot send a Bearer header, so it gets a session."""
+    auth: Auth = request.app.state.auth
+    settings: Settings = request.app.state.settings
     response = RedirectResponse(_local(next), status_code=303)
-    if not keys:
+    if not auth.keys:
         return response
-    if not key_is_valid(key, keys):
+    if not auth.try_key(request, key):  # raises Throttled (429) while this client must wait
         return error_page(401, "密钥不正确。", next=_local(next))
+    cookie = await run_in_threadpool(auth.sessions.open)
     response.set_cookie(
-        KEY_COOKIE, key, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
-    )
+        SESSION_COOKIE, cookie, max_age=settings.session_ttl, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path="/",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request) -> Response:
+    """Ends the browser session (in the store too, so a copied cookie stops working)."""
+    auth: Auth = request.app.state.auth
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        await run_in_threadpool(auth.sessions.close, cookie)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 
