@@ -46,13 +46,6 @@ When the server has `GOVBRIEF_API_KEYS` set, every endpoint but `/healthz` needs
 """
 
 
-def _version() -> str:
-    try:
-        return version("govbrief")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0.0.0"
-
-
 def create_app(
     settings: Settings | None = None,
     *,

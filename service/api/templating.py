@@ -8,7 +8,6 @@ from typing import Any
 from starlette.responses import HTMLResponse, Response
 
 from service.api.sending import body_response
-
 from service.templating import environment
 
 # Everything the pages load comes from this server; no inline script or style anywhere.
