@@ -18,6 +18,9 @@ from service.ingest import sample_path
 
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
+# The store and job tests' engines (SQLite, PostgreSQL): fixtures `database_url`, `postgres_url`.
+pytest_plugins = ["databases"]
+
 
 def in_ci() -> bool:
     """True when the CI variable is set to anything but an explicit no ("", "0", "false", "no")."""

@@ -23,12 +23,13 @@ from starlette.exceptions import HTTPException
 from service.api.deps import Authorized, KeyedStaticFiles, parse_keys
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from service.api.routes import briefs, ops, pages
-from service.api.store import BriefStore
+from service.api.routes import briefs, job_pages, jobs, library, ops, pages
 from service.api.templating import error_page, is_page
 from service.api.work import BackendFactory, Briefer
 from service.errors import BackendError, ConfigError, InputError
+from service.jobs import WorkerConfig, WorkerPool
 from service.settings import Settings, get_settings
+from service.storage import open_store
 
 log = logging.getLogger("govbrief.api")
 
@@ -51,12 +52,17 @@ def _version() -> str:
 def create_app(settings: Settings | None = None, *, backend_factory: BackendFactory | None = None) -> FastAPI:
     """`backend_factory(name, settings)` builds backends; tests pass one that counts or fails."""
     settings = settings or get_settings()
-    store = BriefStore(settings.data_dir / "briefs.sqlite3")
+    store = open_store(settings)
     metrics = Metrics()
+    briefer = Briefer(settings, store, metrics, backend_factory)
+    # Job workers on threads of this process (none with --workers 0: `govbrief worker` runs them).
+    pool = WorkerPool(store, briefer.backend, WorkerConfig.from_settings(settings), settings.workers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pool.start()
         yield
+        pool.close()
         store.close()
 
     app = FastAPI(
@@ -72,17 +78,22 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
             {"name": "briefs", "description": "Brief a report; read stored briefs."},
             {"name": "pages", "description": "HTML pages for people."},
             {"name": "ops", "description": "Health and metrics."},
+            {"name": "jobs", "description": "Briefs made in the background, with their progress."},
         ],
     )
     app.state.settings = settings
     app.state.store = store
     app.state.metrics = metrics
-    app.state.briefer = Briefer(settings, store, metrics, backend_factory)
+    app.state.briefer = briefer
+    app.state.workers = pool
     app.state.api_keys = parse_keys(settings.api_keys)
 
     app.include_router(briefs.router)
     app.include_router(pages.router)
     app.include_router(ops.router)
+    app.include_router(jobs.router)
+    app.include_router(library.router)
+    app.include_router(job_pages.router)
     _add_docs(app)
     app.mount(
         "/static", KeyedStaticFiles(keys=app.state.api_keys, packages=[("service", "static")]), name="static"
@@ -95,8 +106,8 @@ def create_app(settings: Settings | None = None, *, backend_factory: BackendFact
         app.add_middleware(
             CORSMiddleware,
             allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Prefer"],
             expose_headers=["Location", "X-Brief-Id"],
         )
     app.add_middleware(SecurityHeadersMiddleware)

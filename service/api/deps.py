@@ -16,9 +16,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
 from service.api.metrics import Metrics
-from service.api.store import BriefStore
 from service.api.work import Briefer
 from service.settings import Settings
+from service.storage.base import Store
 
 #: The cookie the key form on the pages sets, so that a browser can read briefs when keys are on.
 KEY_COOKIE = "govbrief_key"
@@ -29,8 +29,8 @@ async def _settings(request: Request) -> Settings:
     return settings
 
 
-async def _store(request: Request) -> BriefStore:
-    store: BriefStore = request.app.state.store
+async def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
     return store
 
 
@@ -45,7 +45,7 @@ async def _metrics(request: Request) -> Metrics:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-StoreDep = Annotated[BriefStore, Depends(_store)]
+StoreDep = Annotated[Store, Depends(_store)]
 BrieferDep = Annotated[Briefer, Depends(_briefer)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 

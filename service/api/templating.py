@@ -18,7 +18,9 @@ _CSP = (
 
 def is_page(path: str) -> bool:
     """Paths answered with pages, not JSON, errors included."""
-    return path in ("/", "/briefs", "/session", "/docs") or path.startswith("/briefs/")
+    return path in ("/", "/briefs", "/session", "/docs", "/library") or path.startswith(
+        ("/briefs/", "/jobs/")
+    )
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import secrets
 import time
 import weakref
 from collections.abc import Callable
@@ -21,13 +20,14 @@ import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 
 from service.api.metrics import Metrics
-from service.api.store import BriefStore
 from service.backends.base import Backend
 from service.backends.registry import build_backend
 from service.errors import ConfigError, InputError
+from service.jobs import brief_row, new_id
 from service.models import SCHEMA_VERSION, Brief
 from service.pipeline import summarize_bytes
 from service.settings import Settings
+from service.storage.base import Store
 
 log = logging.getLogger("govbrief.api")
 
@@ -52,11 +52,6 @@ def default_backend_factory(name: str, settings: Settings) -> Backend:
         raise ConfigError(f"backend {name!r} is not available in this installation") from None
 
 
-def new_id() -> str:
-    """128 random bits, URL-safe: ids are the only thing that guards a brief when keys are off."""
-    return secrets.token_urlsafe(16)
-
-
 @dataclass(frozen=True)
 class Result:
     brief: Brief  # with source.text
@@ -75,7 +70,7 @@ class Briefer:
     def __init__(
         self,
         settings: Settings,
-        store: BriefStore,
+        store: Store,
         metrics: Metrics,
         backend_factory: BackendFactory | None = None,
     ) -> None:
@@ -100,20 +95,21 @@ class Briefer:
             self._backends[name] = self._factory(name, self.settings)
         return self._backends[name]
 
-    async def create(self, data: bytes, filename: str, backend: str | None, *, with_text: bool) -> Created:
+    async def create(
+        self, data: bytes, filename: str, backend: str | None, *, with_text: bool, owner: str | None = None
+    ) -> Created:
         result = await self.brief(data, filename, backend)
-        brief_id = new_id()
-        # The id goes first so that a reader of the raw JSON sees it at once.
-        body = (
-            b'{"id":"' + brief_id.encode() + b'",' + (result.full_json if with_text else result.lean_json)[1:]
+        row = brief_row(
+            new_id(),
+            result.brief,
+            with_text=with_text,
+            owner=owner,
+            full=result.full_json,
+            lean=result.lean_json,
         )
-        source = result.brief.source
-        await run_in_threadpool(
-            self.store.put, brief_id, sha256=source.sha256, backend=result.brief.provenance.backend,
-            body=body, full=result.full_json,
-        )  # fmt: skip
+        await run_in_threadpool(self.store.put_brief, row)
         self.metrics.briefs_created.inc(result.brief.provenance.backend)
-        return Created(brief_id, result, body)
+        return Created(row.id, result, row.body)
 
     async def brief(self, data: bytes, filename: str, backend: str | None) -> Result:
         engine = self.backend(backend)

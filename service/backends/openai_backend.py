@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from service import progress
 from service.chunk import extractable
 from service.document import Document, DraftItem, Extraction, Usage
 from service.errors import ConfigError, LLMError, LLMResponseError, LLMTransportError
@@ -52,11 +53,12 @@ from service.extract import (
 )
 from service.llm import structured
 from service.llm.accounting import Meter, cost_usd, count_tokens, estimate_prompt_tokens
-from service.llm.cache import AnswerCache, answer_key
+from service.llm.cache import AnswerCache, Cache, answer_key
 from service.llm.client import ChatClient, ChatRequest, ChatResponse, OpenAIChatClient
 from service.llm.errors import AuthFailed, ExtractionFailed, ModeRejected, Truncated
 from service.llm.transport import RetryBudget, RetryPolicy, Transport
 from service.models import schema_hash
+from service.progress import Progress
 from service.prompts import Prompt, load_prompt
 from service.settings import Settings
 
@@ -107,7 +109,7 @@ class OpenAIBackend:
         settings: Settings,
         *,
         client: ChatClient | None = None,
-        cache: AnswerCache | None = None,
+        cache: Cache | None = None,
         use_cache: bool = True,
         refresh: bool = False,
         retry: RetryPolicy | None = None,
@@ -121,7 +123,7 @@ class OpenAIBackend:
         self.settings = settings
         self.model: str = settings.llm_model
         self.client: ChatClient = client if client is not None else OpenAIChatClient.from_settings(settings)
-        self.cache = (
+        self.cache: Cache = (
             cache
             if cache is not None
             else AnswerCache(Path(settings.cache_dir) / "llm", enabled=use_cache, refresh=refresh)
@@ -183,6 +185,10 @@ class OpenAIBackend:
                 misses.append(pack)
             else:
                 answers[pack.id] = cached
+        total = sum(len(pack.parts) for pack, _ in planned)
+        done = total - sum(len(pack.parts) for pack in misses)
+        if done:
+            self._progress(run, done, total)
         if misses:
             workers = min(self.settings.llm_concurrency, len(misses))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="govbrief-llm") as pool:
@@ -190,6 +196,14 @@ class OpenAIBackend:
                 for future in as_completed(futures):
                     pack = futures[future]
                     exc = future.exception()
+                    done += len(pack.parts)
+                    try:
+                        self._progress(run, done, total)
+                    except BaseException:
+                        # The listener stopped the run (a cancelled job): send nothing more.
+                        for other in futures:
+                            other.cancel()
+                        raise
                     if exc is None:
                         answers[pack.id] = future.result()
                     elif isinstance(exc, AuthFailed):
@@ -214,6 +228,12 @@ class OpenAIBackend:
                 )
             extraction.usage = self._usage(run)  # the overview's calls included
         return extraction
+
+    def _progress(self, run: RunStats, done: int, total: int) -> None:
+        """Chunks answered so far (cached or not) and what they cost, to `pipeline.run`'s listener."""
+        if progress.active():
+            meter = run.meter
+            progress.report(Progress(done, total, meter.calls, meter.prompt_tokens, meter.completion_tokens))
 
     # --- the pieces extract() is made of, public for the Batch API path ------------------------
 

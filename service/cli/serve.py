@@ -29,6 +29,15 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            max=64,
+            help="Job workers in this process (default GOVBRIEF_WORKERS, 2); 0: jobs are left to `govbrief worker`.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the briefs API (/v1/briefs, OpenAPI at /docs) and the brief pages (/) with uvicorn.
 
@@ -45,6 +54,8 @@ def serve(
     from service.api import create_app
 
     settings = load_settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
     try:
         app = create_app(settings)
     except (GovbriefError, OSError) as e:

@@ -13,6 +13,7 @@ from service import render
 from service.api.deps import Authorized, BrieferDep, SettingsDep, StoreDep
 from service.api.examples import EXAMPLE_BRIEF
 from service.api.intake import read_report, request_body_openapi
+from service.api.routes import jobs
 from service.models import Brief
 
 router = APIRouter(prefix="/v1/briefs", tags=["briefs"], dependencies=[Authorized])
@@ -57,6 +58,12 @@ _CREATED: dict[int | str, dict[str, Any]] = {
             "X-Brief-Id": {"description": "The new brief's id", "schema": {"type": "string"}},
         },
     },
+    202: {
+        "model": jobs.JobOut,
+        "description": "With `Prefer: respond-async`: the job, stored and queued; `Location` is "
+        "/v1/jobs/{id}, where its progress and then its brief's id are.",
+        "headers": {"Location": {"description": "/v1/jobs/{id}", "schema": {"type": "string"}}},
+    },
     **_errors(400, 401, 413, 415, 422, 502),
 }
 
@@ -71,10 +78,15 @@ _CREATED: dict[int | str, dict[str, Any]] = {
 )
 async def create_brief(request: Request, settings: SettingsDep, briefer: BrieferDep) -> Response:
     """Brief a report sent as JSON (`text`) or as a file upload (`file`: txt, md, html, pdf, docx; UTF-8 or
-    GBK). Every item cites the sentences that state it. Identical requests in flight share one run."""
+    GBK). Every item cites the sentences that state it. Identical requests in flight share one run.
+    With `Prefer: respond-async` the answer is `202` and a job at once (see `/v1/jobs`)."""
     report = await read_report(request, max_bytes=settings.max_upload_bytes)
+    if jobs.prefers_async(request):
+        return jobs.accepted(await jobs.submit(request, report, briefer))
     opts = report.options
-    created = await briefer.create(report.data, report.filename, opts.backend, with_text=opts.with_text)
+    created = await briefer.create(
+        report.data, report.filename, opts.backend, with_text=opts.with_text, owner=jobs.caller(request)
+    )
     headers = {"Location": f"/v1/briefs/{created.id}", "X-Brief-Id": created.id}
     if opts.format == "md":
         return Response(render.to_markdown(created.result.brief), 201, headers, media_type=MARKDOWN)

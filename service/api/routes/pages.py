@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import KEY_COOKIE, Authorized, BrieferDep, SettingsDep, StoreDep, key_is_valid
 from service.api.intake import read_report
+from service.api.routes import jobs
 from service.api.templating import error_page, page
 from service.api.view import brief_view
 from service.ingest import SUPPORTED_SUFFIXES
@@ -39,7 +40,13 @@ async def index(settings: SettingsDep) -> Response:
 @router.post("/briefs", dependencies=[Authorized], include_in_schema=False)
 async def create_from_form(request: Request, settings: SettingsDep, briefer: BrieferDep) -> Response:
     report = await read_report(request, max_bytes=settings.max_upload_bytes)
-    created = await briefer.create(report.data, report.filename, report.options.backend, with_text=False)
+    if (report.options.backend or settings.default_backend()) == "openai":
+        # An LLM takes minutes: the browser waits on the job page, which shows the progress.
+        job = await jobs.submit(request, report, briefer)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+    created = await briefer.create(
+        report.data, report.filename, report.options.backend, with_text=False, owner=jobs.caller(request)
+    )
     # 303: the browser follows with a GET, so reloading the brief page does not post again.
     return RedirectResponse(f"/briefs/{created.id}", status_code=303)
 
