@@ -141,7 +141,11 @@ def test_an_ended_job_cannot_be_cancelled(client: TestClient) -> None:
 
 def test_an_unconfigured_backend_is_refused_before_queueing(tmp_path: Path, database_url: str | None) -> None:
     settings = Settings(
-        data_dir=tmp_path / "data", backend="rules", llm_model=None, llm_base_url=None, database_url=database_url
+        data_dir=tmp_path / "data",
+        backend="rules",
+        llm_model=None,
+        llm_base_url=None,
+        database_url=database_url,
     )
     with TestClient(create_app(settings)) as client:
         r = client.post("/v1/briefs", json={"text": SAMPLE, "backend": "openai"}, headers=ASYNC)

@@ -121,8 +121,12 @@ async def visible_job(request: Request, store: Store, job_id: str) -> Job:
     return job
 
 
-_404 = {404: {"description": "No job with this id (or not made with this key)"}}
-_401 = {401: {"description": "API keys are configured and the request has no valid one"}}
+_404: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No job with this id (or not made with this key)"}
+}
+_401: dict[int | str, dict[str, Any]] = {
+    401: {"description": "API keys are configured and the request has no valid one"}
+}
 
 
 @router.get("/{job_id}", summary="A job", response_model=JobOut, responses={**_401, **_404})
