@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse
 
 # Everything the pages load comes from this server; no inline script or style anywhere.
 _CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
