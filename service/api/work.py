@@ -40,12 +40,17 @@ PIPELINE_SLOTS = 16
 BackendFactory = Callable[[str, Settings], Backend]
 
 
-def default_backend_factory(name: str, settings: Settings) -> Backend:
+def check_backend(name: str, settings: Settings) -> None:
+    """Raise ConfigError for a backend this server is not configured for (cheap: builds nothing)."""
     if name == "openai" and not settings.llm_configured:
         raise ConfigError(
             "backend 'openai' is not configured on this server "
             "(it needs GOVBRIEF_LLM_MODEL and GOVBRIEF_LLM_BASE_URL or an API key); use backend 'rules'"
         )
+
+
+def default_backend_factory(name: str, settings: Settings) -> Backend:
+    check_backend(name, settings)
     try:
         return build_backend(name, settings)
     except ImportError:

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from service.api.deps import Authorized, SettingsDep, StoreDep, presented_key
 from service.api.intake import Report
-from service.api.work import Briefer
+from service.api.work import Briefer, check_backend
 from service.jobs import new_id
 from service.storage.base import Job, JobStatus, NewJob, Store, owner_of
 
@@ -90,8 +90,9 @@ def caller(request: Request) -> str | None:
 
 async def submit(request: Request, report: Report, briefer: Briefer) -> Job:
     """Store the report as a job (before anything is acknowledged) and wake a worker."""
-    # A backend this server cannot use is refused now, not after a trip through the queue.
-    briefer.backend(report.options.backend)
+    # A backend this server is not configured for is refused now, not after a trip through the
+    # queue; nothing is built here (the worker builds it), so the 202 does not wait on an import.
+    check_backend(report.options.backend or briefer.settings.default_backend(), briefer.settings)
     job = NewJob(
         id=new_id(),
         data=report.data,
