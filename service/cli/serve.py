@@ -68,7 +68,8 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     typer.echo(
         f"govbrief: serving on http://{shown}:{port}/ (backend {settings.default_backend()}, "
-        f"briefs in {settings.data_dir})",
+        f"briefs in {'PostgreSQL' if settings.database_url else settings.data_dir}, "
+        f"{settings.workers} job worker(s))",
         err=True,
     )
     config = uvicorn.Config(app, host=host, port=port, access_log=access_log, server_header=False)

@@ -219,8 +219,9 @@ class PostgresStore:
     def succeed(self, job_id: str, token: str, brief: BriefRow, *, now: float) -> bool:
         with self._pool.connection() as conn, conn.transaction():
             cur = conn.execute(
+                # The report's bytes are dropped (see sqlite.py).
                 "UPDATE jobs SET status = 'succeeded', brief_id = %s, claim = NULL, lease_until = NULL, "
-                "updated = %s WHERE id = %s AND claim = %s AND status = 'running'",
+                "data = ''::bytea, updated = %s WHERE id = %s AND claim = %s AND status = 'running'",
                 (brief.id, now, job_id, token),
             )
             if cur.rowcount != 1:

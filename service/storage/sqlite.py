@@ -237,8 +237,10 @@ class SQLiteStore:
     def succeed(self, job_id: str, token: str, brief: BriefRow, *, now: float) -> bool:
         with self._write() as conn:
             cur = conn.execute(
+                # The report's bytes are dropped: the brief holds its text, and only a job that
+                # did not succeed can be retried.
                 "UPDATE jobs SET status = 'succeeded', brief_id = ?, claim = NULL, lease_until = NULL, "
-                "updated = ? WHERE id = ? AND claim = ? AND status = 'running'",
+                "data = x'', updated = ? WHERE id = ? AND claim = ? AND status = 'running'",
                 (brief.id, now, job_id, token),
             )
             if cur.rowcount != 1:

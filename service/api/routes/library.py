@@ -103,7 +103,7 @@ async def list_briefs(request: Request, store: StoreDep, q: Annotated[Filters, Q
     return JSONResponse(await _page(request, store, q, "/v1/briefs"))
 
 
-@router.get("/library", tags=["pages"], summary="Your briefs", response_class=HTMLResponse)
+@router.get("/library", include_in_schema=False, response_class=HTMLResponse)
 async def library_page(request: Request, store: StoreDep, q: Annotated[Filters, Query()]) -> Response:
     if caller(request) is None:
         return error_page(404, "简报列表按 API 密钥区分，本服务未启用 API 密钥，因此不提供列表。")
