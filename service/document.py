@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from service.models import Category, ReportMeta, Span
+from service.models import Category, ReportMeta, Section, Span
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class Node:
 class Outline:
     nodes: list[Node]  # top-level sections in document order
     meta: ReportMeta
+    #: What the outline could not make out (an unrecognised structure or genre), for the brief.
+    warnings: list[str] = field(default_factory=list)
 
     def walk(self) -> Iterator[Node]:
         for node in self.nodes:
@@ -176,7 +178,7 @@ class DraftItem:
     (`sentence_ids`, LLM backends). `ground` checks and converts both.
     """
 
-    section: str  # achievements | problems | plans | leadership
+    section: Section
     title: str
     summary: str
     category: Category = Category.other
@@ -199,6 +201,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    structured_output: str | None = None  # the structured-output mode of the LLM's answers
 
 
 @dataclass
@@ -215,3 +218,6 @@ class Extraction:
     #: What this one call did, backend-specific (the openai backend: its `RunStats`). Per call, so
     #: concurrent extractions on one backend never see each other's numbers.
     stats: Any = field(default=None, repr=False, compare=False)
+    #: Items the LLM proposed before any was dropped (None for backends that propose none): a brief
+    #: whose every proposed item was dropped is an error, not an empty brief.
+    proposed: int | None = None

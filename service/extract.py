@@ -14,29 +14,23 @@ import copy
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from service.document import Chunk, DraftItem, DraftMetric, SectionKind, Sentence
-from service.models import CATEGORY_LABELS_ZH, Category
-
-SectionName = Literal["achievements", "problems", "plans", "leadership"]
+from service.models import CATEGORY_LABELS_ZH, Category, Section
 
 # Models (small local ones especially) answer with the Chinese names they were shown in the prompt.
 _SECTION_ALIASES: dict[str, str] = {
-    "成效": "achievements",
-    "成绩": "achievements",
-    "工作成效": "achievements",
-    "achievement": "achievements",
-    "问题": "problems",
-    "不足": "problems",
-    "problem": "problems",
-    "计划": "plans",
-    "打算": "plans",
-    "plan": "plans",
-    "第一责任人": "leadership",
-    "责任人": "leadership",
+    **{section.short_zh: section.value for section in Section},
+    **{section.label_zh: section.value for section in Section},
+    **{section.value.removesuffix("s"): section.value for section in Section},
+    "成绩": Section.achievements.value,
+    "工作成效": Section.achievements.value,
+    "不足": Section.problems.value,
+    "打算": Section.plans.value,
+    "责任人": Section.leadership.value,
 }
 _CATEGORY_BY_LABEL: dict[str, Category] = {label: code for code, label in CATEGORY_LABELS_ZH.items()}
 _ID_RE = re.compile(r"^\[?\s*([sS]?)(\d+)\s*\]?$")
@@ -83,7 +77,7 @@ class ChunkMetric(BaseModel):
 class ChunkItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    section: SectionName
+    section: Section
     title: str = Field(min_length=1)
     summary: str
     category: Category
@@ -171,11 +165,22 @@ def _strict(node: Any, defs: dict[str, Any]) -> Any:
     return out
 
 
-def chunk_result_schema() -> dict[str, Any]:
+def chunk_result_schema(field_order: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The chunk-result JSON Schema in the form OpenAI's strict mode and llama.cpp's grammar accept:
-    no $refs, every property required, no additional properties."""
+    no $refs, every property required, no additional properties. `field_order` reorders an item's
+    fields (strict decoders write them in schema order: evidence first makes the model pick the
+    sentences before it words the title)."""
     raw = ChunkResult.model_json_schema()
     schema: dict[str, Any] = _strict(raw, raw.get("$defs", {}))
+    if field_order:
+        item = schema["properties"]["items"]["items"]
+        props = item["properties"]
+        unknown = [f for f in field_order if f not in props]
+        if unknown:
+            raise ValueError(f"field_order names unknown fields: {', '.join(unknown)}")
+        ordered = [*field_order, *(f for f in props if f not in field_order)]
+        item["properties"] = {f: props[f] for f in ordered}
+        item["required"] = ordered
     return schema
 
 

@@ -34,6 +34,7 @@ from service.errors import (
     InputError,
     UnsupportedFormatError,
 )
+from service.vocab import CJK_CHAR, is_cjk_text_char
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx"}
 
@@ -205,11 +206,7 @@ def _decode_legacy(data: bytes, name: str) -> tuple[str, str]:
 def _mostly_cjk(text: str) -> bool:
     """Chinese text plus the punctuation GB text carries (“” — ① ，)."""
     non_ascii = [ch for ch in text if ord(ch) > 0x7F]
-    cjk = sum(
-        1
-        for ch in non_ascii
-        if "\u3000" <= ch <= "\u9fff" or "\u2000" <= ch <= "\u24ff" or "\uff00" <= ch <= "\uffef"
-    )
+    cjk = sum(1 for ch in non_ascii if is_cjk_text_char(ch))
     return cjk >= 0.8 * len(non_ascii)
 
 
@@ -278,7 +275,7 @@ _LAYOUT_BLOCKS = frozenset(
     )
 )
 _TABLE_PARTS = ("tbody", "thead", "tfoot", "tr", "td", "th", "caption")
-_CJK_CHARS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_CHARS = CJK_CHAR
 
 
 def _cjk_count(text: str) -> int:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from service.backends.base import Backend
-from service.errors import BackendError, ConfigError, InputError
+from service.errors import BackendError, ConfigError, EmptyBriefError, InputError
 from service.ingest import read_bytes
 from service.models import Brief
 from service.pipeline import RunOptions, run
@@ -199,6 +199,12 @@ class Worker:
             return
         except ConfigError as e:
             self.store.fail(job.id, token, ErrorKind.config, str(e), now=now())
+            return
+        except EmptyBriefError as e:
+            # Names no host or key, and the client needs it to act (as the synchronous API's 502).
+            self.store.fail(
+                job.id, token, ErrorKind.backend, f"the LLM's answers were unusable: {e}", now=now()
+            )
             return
         except BackendError as e:
             # The LLM's own message may name internal hosts: it goes to the log, not to the client.

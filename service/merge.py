@@ -6,7 +6,7 @@ from rapidfuzz import fuzz
 
 from service.categorize import is_section_word
 from service.document import Document, SectionKind
-from service.models import CATEGORY_LABELS_ZH, SECTION_NAMES, Item, Span
+from service.models import CATEGORY_LABELS_ZH, CORE_SECTIONS, SECTION_NAMES, Genre, Item, Section, Span
 
 _SIMILAR = 88  # rapidfuzz ratio above which two items of one section say the same thing
 
@@ -48,30 +48,17 @@ def merge(items: list[tuple[str, Item]]) -> dict[str, list[Item]]:
     return sections
 
 
-_SECTION_ZH = {
-    "achievements": "主要成效",
-    "problems": "存在问题",
-    "plans": "下一步安排",
-    "leadership": "第一责任人履职",
-}
-
-
 def missing_section_warnings(doc: Document, sections: dict[str, list[Item]]) -> list[str]:
     kinds = {n.kind for n in doc.outline.nodes}
     warnings = []
-    for name, kind in (
-        ("achievements", SectionKind.achievements),
-        ("problems", SectionKind.problems),
-        ("plans", SectionKind.plans),
-    ):
-        if sections.get(name):
+    for section in CORE_SECTIONS:
+        if sections.get(section):
             continue
-        if kind in kinds:
-            warnings.append(
-                f"the report has a {name} section ({_SECTION_ZH[name]}) but no {name} item was extracted"
-            )
+        name, zh = section.value, section.label_zh
+        if SectionKind(section.value) in kinds:
+            warnings.append(f"the report has a {name} section ({zh}) but no {name} item was extracted")
         else:
-            warnings.append(f"no {name} section ({_SECTION_ZH[name]}) found in the report; {name} left empty")
+            warnings.append(f"no {name} section ({zh}) found in the report; {name} left empty")
     return warnings
 
 
@@ -80,23 +67,24 @@ def default_overview(doc: Document, sections: dict[str, list[Item]]) -> str:
     meta = doc.meta
     who = meta.issuer or meta.region or ""
     year = f"{meta.year}年度" if meta.year else ""
-    subject = f"{who}{year}法治政府建设报告" if who or year else "该法治政府建设报告"
-    counted = [name for name in ("achievements", "problems", "plans") if sections.get(name)]
-    if not counted and sections.get("leadership"):
-        counted = ["leadership"]  # only the heads' duty was found: say so rather than nothing
+    kind = meta.genre.label_zh if meta.genre != Genre.unknown else "年度报告"
+    subject = f"{who}{year}{kind}" if who or year else f"该{kind}"
+    counted = [section for section in CORE_SECTIONS if sections.get(section)]
+    if not counted and sections.get(Section.leadership):
+        counted = [Section.leadership]  # only the heads' duty was found: say so rather than nothing
     if not counted:
         return f"{subject}中未梳理出主要成效、存在问题或下一步安排。"
-    counts = "，".join(f"{_SECTION_ZH[name]}{len(sections[name])}项" for name in counted)
+    counts = "，".join(f"{section.label_zh}{len(sections[section])}项" for section in counted)
     parts = [subject, f"梳理出{counts}"]
     cats: dict[str, int] = {}
-    for item in sections.get("achievements", []):
+    for item in sections.get(Section.achievements, []):
         label = CATEGORY_LABELS_ZH[item.category]
         cats[label] = cats.get(label, 0) + 1
     if cats:
         top = sorted(cats.items(), key=lambda kv: -kv[1])[:3]
         parts.append("成效集中在" + "、".join(k for k, _ in top))
     # A title that only names the part ("存在问题") says nothing about what the problem is.
-    problems = [it.title for it in sections.get("problems", []) if not is_section_word(it.title)]
+    problems = [it.title for it in sections.get(Section.problems, []) if not is_section_word(it.title)]
     if problems:
         parts.append("主要问题包括" + "；".join(problems[:3]))
     return "，".join(parts) + "。"

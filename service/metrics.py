@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_CJK = r"\u4e00-\u9fff"
+from service.vocab import CJK, is_cjk
+
+_CJK = CJK
 _UNITS = "个工作日|个百分点|件次|人次|户次|场次|批次|万元|亿元|平方米|%|％|㎡|件|项|个|家|次|人|场|期|条|份|起|元|户|名|所|批|天|类|部|篇|宗|笔|套|支|处|村|社区"
 # Measure words made of 个 and the noun counted: "1个环节", "3个镇", "27个方面" (not "个月", "个村级").
 _COMPOUND = "环节|部门|乡镇|镇街|镇乡街道|镇乡|街道|镇|村社|村|社区|单位|领域|方面|工作组|事项|行业|窗口|专班|小组|站点|网点"
@@ -109,10 +111,6 @@ class FoundMetric:
     end: int
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff"
-
-
 def _has_substance(label: str) -> bool:
     """Words of its own beyond verbs, adverbs, places-as-scope and prepositions: a noun-ish word of
     two or more characters ("行政复议案件", "受理"), not "组织", "已完成", "对区本级"."""
@@ -177,7 +175,7 @@ def _post_noun(text: str, pos: int, end: int) -> str | None:
     if pos < end and (_post_stops(text, pos) or _STARTS_WITH_VERB.match(text, pos)):
         return None
     j = pos
-    while j < end and _is_cjk(text[j]) and not (j > pos and _post_stops(text, j)):
+    while j < end and is_cjk(text[j]) and not (j > pos and _post_stops(text, j)):
         j += 1
         if j - pos > _POST_MAX:
             return None  # no clear end: a clause, not a noun

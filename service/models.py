@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class Category(StrEnum):
@@ -45,6 +45,64 @@ CATEGORY_LABELS_ZH: dict[Category, str] = {
     Category.party_leadership: "党的领导与责任落实",
     Category.legal_publicity_training: "普法与学法培训",
     Category.other: "其他",
+}
+
+
+class Section(StrEnum):
+    """The parts of a Brief, in the order a brief shows them."""
+
+    achievements = "achievements"
+    leadership = "leadership"
+    problems = "problems"
+    plans = "plans"
+
+    @property
+    def label_zh(self) -> str:
+        """The heading a Chinese brief gives the part (主要成效, 存在问题 …)."""
+        return _SECTION_LABELS_ZH[self][0]
+
+    @property
+    def short_zh(self) -> str:
+        """The one-word name (成效, 问题, 计划, 第一责任人), as tables and prompts use it."""
+        return _SECTION_LABELS_ZH[self][1]
+
+
+_SECTION_LABELS_ZH: dict[Section, tuple[str, str]] = {
+    Section.achievements: ("主要成效", "成效"),
+    Section.leadership: ("第一责任人履职", "第一责任人"),
+    Section.problems: ("存在问题", "问题"),
+    Section.plans: ("下一步安排", "计划"),
+}
+
+#: The Brief's sections in the order of its fields (and of eval tables).
+SECTION_NAMES: tuple[Section, ...] = (
+    Section.achievements,
+    Section.problems,
+    Section.plans,
+    Section.leadership,
+)
+#: The three parts every annual report has; leadership is the rule-of-law report's fourth.
+CORE_SECTIONS: tuple[Section, ...] = (Section.achievements, Section.problems, Section.plans)
+
+
+class Genre(StrEnum):
+    """Which kind of annual report govbrief took a report for."""
+
+    rule_of_law_report = "rule_of_law_report"  # 法治政府建设年度报告
+    government_work_report = "government_work_report"  # 政府工作报告
+    work_summary = "work_summary"  # 工作总结（和下一年工作计划）
+    unknown = "unknown"
+
+    @property
+    def label_zh(self) -> str:
+        return _GENRE_LABELS_ZH[self]
+
+
+_GENRE_LABELS_ZH = {
+    Genre.rule_of_law_report: "法治政府建设报告",
+    Genre.government_work_report: "政府工作报告",
+    Genre.work_summary: "工作总结",
+    Genre.unknown: "未识别的报告类型",
 }
 
 
@@ -86,12 +144,17 @@ class Source(_Model):
 
 
 class ReportMeta(_Model):
+    genre: Genre = Field(default=Genre.unknown, description="Which kind of annual report this was taken for")
     title: str | None = None
     issuer: str | None = None
     region: str | None = None
     year: int | None = Field(default=None, description="The year reported on, not the publication year")
     published: str | None = Field(default=None, description="Publication date, ISO yyyy-mm-dd")
     doc_number: str | None = Field(default=None, description="文号, e.g. 遂安委〔2021〕13号")
+    meeting: str | None = Field(
+        default=None,
+        description="Where a 政府工作报告 was delivered, e.g. 第十四届全国人民代表大会第二次会议",
+    )
 
 
 class Provenance(_Model):
@@ -108,6 +171,11 @@ class Provenance(_Model):
     completion_tokens: int = 0
     cost_usd: float | None = None
     elapsed_ms: int = 0
+    structured_output: str | None = Field(
+        default=None,
+        description="How the LLM's answer shape was asked for: json_schema, json_object_schema, "
+        "json_object or text (the weakest used); none for the rules backend",
+    )
 
 
 class Brief(_Model):
@@ -123,15 +191,7 @@ class Brief(_Model):
     provenance: Provenance
 
     def sections(self) -> dict[str, list[Item]]:
-        return {
-            "achievements": self.achievements,
-            "problems": self.problems,
-            "plans": self.plans,
-            "leadership": self.leadership,
-        }
-
-
-SECTION_NAMES = ("achievements", "problems", "plans", "leadership")
+        return {section: getattr(self, section.value) for section in SECTION_NAMES}
 
 
 def brief_json_schema() -> dict[str, Any]:

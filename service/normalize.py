@@ -11,7 +11,9 @@ import re
 import unicodedata
 from collections import Counter
 
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+from service.vocab import CJK, NUMERALS, chinese_number
+
+_CJK = CJK
 # Full-width punctuation and brackets that behave like CJK for spacing purposes.
 _CJK_PUNCT = "，。、；：？！“”‘’（）《》〈〉【】〔〕「」『』…—～·％"
 _CJKISH = f"[{_CJK}{_CJK_PUNCT}]"
@@ -29,7 +31,6 @@ _SPACE_NEAR_CJK = re.compile(rf"(?<={_CJKISH}) +|(?<=[.、]) +(?={_CJKISH})| +(?
 
 # Heading markers at the start of a line (after bullets are stripped): l1 `一、`, l2 `（一）`, l3 `1.`/`1、`
 # (the outline's levels), and `第一章` (never joined to a neighbour, not an outline level).
-NUMERALS = "一二三四五六七八九十"  # Chinese heading numerals, up to 十
 _NUM = NUMERALS
 HEADING_START = re.compile(
     rf"^(?P<marker>(?P<l1>[{_NUM}]{{1,3}}、)|(?P<l2>（[{_NUM}]{{1,3}}）)|(?P<l3>\d{{1,2}}(?:\.(?!\d)|、))"
@@ -191,23 +192,15 @@ _METADATA_KEY = re.compile(r"(?:日期|时间|来源|索引号|文号|发布机�
 _ENDS_WITH_DATE = re.compile(r"(?:\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}(?:\s*\d{1,2}:\d{2})?)$")
 
 
-_NUMBERED = re.compile(
-    r"^(?:(?P<l1>[一二三四五六七八九十]{1,3})、|（(?P<l2>[一二三四五六七八九十]{1,3})）|(?P<l3>\d{1,2})(?:\.(?!\d)|、))"
-)
-_CN_DIGITS = {ch: i for i, ch in enumerate("零一二三四五六七八九")}
-
-
 def _heading_number(line: str) -> tuple[int, int] | None:
     """(level, number) of a `一、` / `（一）` / `1.` marker opening the line."""
-    m = _NUMBERED.match(line)
-    if not m:
+    m = HEADING_START.match(line)
+    if not m or not (m.group("l1") or m.group("l2") or m.group("l3")):
         return None
     if m.group("l3"):
-        return 3, int(m.group("l3"))
-    level, num = (1, m.group("l1")) if m.group("l1") else (2, m.group("l2"))
-    tens, ten, ones = num.rpartition("十")
-    value = (_CN_DIGITS.get(tens, 1) * 10 if ten else 0) + _CN_DIGITS.get(ones, 0)
-    return level, value
+        return 3, int(m.group("marker").rstrip(".、"))
+    level = 1 if m.group("l1") else 2
+    return level, chinese_number(m.group("marker").strip("、（）"))
 
 
 def _count_heading(line: str, numbers: list[int]) -> None:
@@ -293,4 +286,18 @@ def normalize(raw: str) -> str:
         else:
             lines.append(line)
             _count_heading(line, numbers)
-    return "\n".join(lines)
+    return "\n".join(_without_license_notice(lines))
+
+
+# A site's licence notice under the text (a wiki's "本作品是中华人民共和国的法律、法规…属于公有领域"):
+# it opens with one of these and names a licence or the public domain before the page ends.
+_NOTICE_START = re.compile(r"^(?:本作品|本文(?:本|章)?(?:采用|遵循|依据)|本页面|此作品)")
+_NOTICE_WORDS = re.compile(r"公有领域|著作权法|许可协议|知识共享|[Pp]ublic [Dd]omain|[Cc]reative [Cc]ommons")
+_NOTICE_LINES_MAX = 12
+
+
+def _without_license_notice(lines: list[str]) -> list[str]:
+    for i in range(max(0, len(lines) - _NOTICE_LINES_MAX), len(lines)):
+        if _NOTICE_START.match(lines[i]) and _NOTICE_WORDS.search("".join(lines[i:])):
+            return lines[:i]
+    return lines

@@ -7,43 +7,39 @@ problems and plans ("存在问题及2022年工作打算") is split where the pla
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from service.document import Node, Outline, SectionKind
 from service.meta import extract_meta
-from service.normalize import HEADING_START, NUMERALS, is_boilerplate
+from service.models import Genre
+from service.normalize import HEADING_START, is_boilerplate
 from service.segment import boundaries
+from service.vocab import (
+    CJK,
+    FUTURE_MODAL,
+    LEADERSHIP_WORDS,
+    NUMERALS,
+    ORG_SUFFIX,
+    PAST,
+    PLAN_OPENING,
+    PLAN_WORDS,
+    PROBLEM_STATEMENT,
+    PROBLEM_TURN,
+    PROBLEM_WORDS,
+    REVIEW_WORDS,
+    YEAR,
+    chinese_number,
+)
 
-_NUM = NUMERALS
-_INLINE = re.compile(rf"(?P<num>[{_NUM}]{{1,3}})是")
+_INLINE = re.compile(rf"(?P<num>[{NUMERALS}]{{1,3}})是")
 # Where an inline marker may stand: paragraph start, after punctuation, or after "我区/我市/我县".
 _INLINE_LEFT = re.compile(r"(?:^|[。；：，、！？]|[我本][区市县镇省州旗])$")
-
-_LEADERSHIP = re.compile(r"第一责任人|主要负责人|党政主要|一把手")
-_PROBLEMS = re.compile(r"问题|不足|短板|差距|困难|薄弱")
-_PLANS = re.compile(
-    r"打算|计划|安排|思路|下一步|工作重点|重点工作|展望|努力方向|工作目标|今后|\d{4}年(?:度)?(?:的)?(?:主要)?工作(?!开展)"
-)
-_PLAN_START = re.compile(
-    r"^(?:下一步|今后|明年|新的一年|\d{4}年(?:是|，|,|我|全|将|要|本)|[我本][区市县镇].{0,6}将|.{0,12}(?:工作打算|重点做好|工作安排|工作计划|工作思路)[如以]?)"
-)
-_SENT_END = re.compile(r"(?<=[。！？])|(?<=\n)")
-
-CHINESE_DIGITS = {ch: i + 1 for i, ch in enumerate(_NUM[:9])}
-
-
-def chinese_number(s: str) -> int:
-    """一..九十九 → int (enough for heading numbers)."""
-    if s == "十":
-        return 10
-    if s.startswith("十"):
-        return 10 + CHINESE_DIGITS.get(s[1:], 0)
-    if "十" in s:
-        tens, _, ones = s.partition("十")
-        return CHINESE_DIGITS.get(tens, 0) * 10 + CHINESE_DIGITS.get(ones, 0)
-    return CHINESE_DIGITS.get(s, 0)
+# A result line of a review: "——经济运行保持在合理区间。…"
+_DASH_ITEM = "——"
 
 
 @dataclass
@@ -153,8 +149,8 @@ def _para_run_end(text: str, s: int, limit: int) -> int:
     return limit if e == -1 or e > limit else e
 
 
-def _inline_node(text: str, s: int, e: int) -> Node:
-    marker_end = s + text[s:].index("是") + 1
+def _inline_node(text: str, s: int, e: int, marker_len: int | None = None) -> Node:
+    marker_end = s + (marker_len if marker_len is not None else text.index("是", s) - s + 1)
     # Drop the separator that ends an inline item ("…仍然存在；二是…")
     while e > marker_end and text[e - 1] in "；，。\n ":
         e -= 1
@@ -187,18 +183,118 @@ def _own_inline(text: str, node: Node) -> None:
     own_end = node.children[0].start - 1 if node.children else node.end
     own_start = node.body_start if node.body_start <= own_end else own_end
     inline = _inline_nodes(text, own_start, own_end)
-    node.children = inline + node.children
+    inline += [
+        d
+        for d in _dash_nodes(text, own_start, own_end)
+        if not any(i.start <= d.start < i.end for i in inline)
+    ]
+    node.children = sorted(inline, key=lambda n: n.start) + node.children
 
 
-def classify(title: str) -> SectionKind:
-    if _LEADERSHIP.search(title):
+def _dash_nodes(text: str, start: int, end: int) -> list[Node]:
+    """A review's result lines ("——经济运行保持在合理区间。…"), two or more, as level-4 nodes."""
+    out = []
+    for ln in _lines(text[start:end]):
+        if ln.text.startswith(_DASH_ITEM) and len(ln.text) > 8 and not ln.text[2:3].isdigit():
+            s, e = start + ln.start, start + ln.end
+            out.append(_inline_node(text, s, e, marker_len=len(_DASH_ITEM)))
+    return out if len(out) >= 2 else []
+
+
+# Verbs that make a problem word a task ("着力解决突出问题", "补齐短板"): such a heading is no problems part.
+_SOLVING = re.compile(r"解决|破解|化解|攻坚|补齐|补短板|应对|克服|战胜|防范")
+
+
+def is_problem_heading(title: str) -> bool:
+    return bool(PROBLEM_WORDS.search(title)) and not _SOLVING.search(title)
+
+
+def heading_kind(title: str, year: int | None) -> SectionKind | None:
+    """What a top-level heading's own words say its section is, or None when they say nothing.
+
+    A year named in the heading is weighed against the year reported on: "2023年工作回顾" in the
+    report on 2023 is the review, "2024年政府工作任务" the plans, whatever other words they use."""
+    if LEADERSHIP_WORDS.search(title):
         return SectionKind.leadership
-    has_problems, has_plans = bool(_PROBLEMS.search(title)), bool(_PLANS.search(title))
-    if has_problems:
-        return SectionKind.problems  # a mixed section is split later
-    if has_plans:
+    if is_problem_heading(title):
+        return SectionKind.problems  # a mixed section ("存在问题及2022年工作打算") is split later
+    votes = 0  # > 0: the coming year's work; < 0: a review of work done
+    if year is not None:
+        for m in YEAR.finditer(title):
+            votes += 2 if int(m.group(1)) > year else -2
+    votes += bool(PLAN_WORDS.search(title)) - bool(REVIEW_WORDS.search(title))
+    if votes > 0:
         return SectionKind.plans
-    return SectionKind.achievements
+    if votes < 0:
+        return SectionKind.achievements
+    return None
+
+
+def classify(title: str, year: int | None = None) -> SectionKind:
+    """A heading's kind by its words alone, achievements when they say nothing."""
+    return heading_kind(title, year) or SectionKind.achievements
+
+
+def _body_kind(text: str, node: Node) -> SectionKind:
+    """A section whose heading says nothing: the coming year's work when its sentences speak of what
+    will or must be done (将、要、力争) far more than of what was done (完成、实现、同比增长)."""
+    future = past = 0
+    for s, e in itertools.islice(boundaries(text, node.body_start, node.end), 40):
+        sentence = text[s:e]
+        if PAST.search(sentence):
+            past += 1
+        elif FUTURE_MODAL.search(sentence):
+            future += 1
+    return SectionKind.plans if future >= 3 and future > 2 * past else SectionKind.achievements
+
+
+#: A passage with fewer sentences of work done than this is no review.
+_MIN_PAST_SENTENCES = 3
+
+
+def _past_sentences(text: str, node: Node) -> int:
+    return sum(1 for s, e in boundaries(text, node.body_start, node.end) if PAST.search(text[s:e]))
+
+
+def reported_year(roots: list[Node]) -> int | None:
+    """The year a report is about, from its headings: the year its review names ("一、2018年工作回顾"),
+    else the year before the one its plans name ("三、2019年政府工作任务")."""
+    for root in roots:
+        m = YEAR.search(root.title)
+        if m and REVIEW_WORDS.search(root.title) and not PLAN_WORDS.search(root.title):
+            return int(m.group(1))
+    for root in roots:
+        m = YEAR.search(root.title)
+        if m and PLAN_WORDS.search(root.title):
+            return int(m.group(1)) - 1
+    return None
+
+
+def year_most_named(text: str, node: Node) -> int | None:
+    """The year a review's own text names most ("2022年是党和国家历史上极为重要的一年…"): what a
+    report whose headings name no year ("一、过去一年和五年工作回顾") is about."""
+    years = Counter(int(m.group(1)) for m in YEAR.finditer(text, node.body_start, node.end))
+    return years.most_common(1)[0][0] if years else None
+
+
+def _classify_roots(text: str, roots: list[Node], year: int | None) -> bool:
+    """Give every top-level section its kind; True when some heading said what its section is.
+
+    The genre's order settles what a heading leaves open: a report reviews the year, admits its
+    shortcomings, then plans the next; once the plans have begun, a section with nothing to say for
+    itself ("三、把改革开放扎实推向纵深", "六、切实加强政府自身建设") is more of the plans."""
+    recognised = False
+    plans_begun = False
+    for root in roots:
+        kind = heading_kind(root.title, year)
+        recognised |= kind is not None
+        if kind is None:
+            kind = SectionKind.plans if plans_begun else _body_kind(text, root)
+        plans_begun |= kind == SectionKind.plans or (
+            kind == SectionKind.problems and bool(PLAN_WORDS.search(root.title))
+        )
+        _set_kind(root, kind)
+    return recognised
 
 
 def _set_kind(node: Node, kind: SectionKind) -> None:
@@ -209,7 +305,7 @@ def _set_kind(node: Node, kind: SectionKind) -> None:
 def _plans_start(text: str, node: Node, year: int | None) -> int | None:
     """Where the plans begin inside a problems+plans section, or None."""
     for child in node.children:
-        if child.level < 4 and (_PLANS.search(child.title) or _PLAN_START.match(child.title)):
+        if child.level < 4 and (PLAN_WORDS.search(child.title) or PLAN_OPENING.match(child.title)):
             return child.start
     own_end = node.end
     for s, e in boundaries(text, node.body_start, own_end):
@@ -218,7 +314,7 @@ def _plans_start(text: str, node: Node, year: int | None) -> int | None:
         m = re.match(r"^(\d{4})年", sentence)
         if m and year is not None and int(m.group(1)) <= year:
             continue  # "2020年，我区……取得成绩，但也存在……" opens the problems
-        if _PLAN_START.match(sentence) and not _PROBLEMS.search(sentence[:12]):
+        if PLAN_OPENING.match(sentence) and not PROBLEM_WORDS.search(sentence[:12]):
             return off
     # Enumerated plans after an un-enumerated problems paragraph
     if node.children and node.children[0].level < 4:
@@ -227,7 +323,7 @@ def _plans_start(text: str, node: Node, year: int | None) -> int | None:
 
 
 def _split_mixed(text: str, node: Node, year: int | None) -> list[Node]:
-    if not (_PROBLEMS.search(node.title) and _PLANS.search(node.title)):
+    if not (PROBLEM_WORDS.search(node.title) and PLAN_WORDS.search(node.title)):
         return [node]
     split = _plans_start(text, node, year)
     if split is None or split <= node.body_start:
@@ -259,8 +355,8 @@ def _split_mixed(text: str, node: Node, year: int | None) -> list[Node]:
 
 # Closing matter, told by what a line says rather than by its length: a signature (one or more
 # organisations), a date, distribution and attachment lines, site chrome.
-_ORG_CHARS = re.compile(r"[\u4e00-\u9fff（）()、，\s]+")
-_ORG_SUFFIX = re.compile(r"人民政府|政府|委员会|[区市县州]委|党委|党组|办公室|办公厅|局|领导小组|办事处")
+_ORG_CHARS = re.compile(rf"[{CJK}（）()、，\s]+")
+_ORG_SUFFIX = re.compile(ORG_SUFFIX)
 _DATE_LINE = re.compile(
     r"^(?:\d{4}年\d{1,2}月\d{1,2}日|[〇○零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日|"
     r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{5,8}日)$"
@@ -307,31 +403,151 @@ def _clip(node: Node, cut: int) -> None:
         _clip(c, cut)
 
 
+def _bare_node(like: Node, start: int, end: int, kind: SectionKind) -> Node:
+    """A section with no heading of its own: part of `like`'s chapter, from `start` to `end`."""
+    return Node(
+        level=like.level,
+        marker="",
+        title="",
+        start=start,
+        end=end,
+        title_start=start,
+        title_end=start,
+        body_start=start,
+        kind=kind,
+    )
+
+
+def _paragraph_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    return [(start + ln.start, start + ln.end) for ln in _lines(text[start:end]) if ln.text.strip()]
+
+
+#: A problems passage runs on over at most this many more paragraphs that turn again ("政府工作也存在不足").
+_MAX_TURN_PARAGRAPHS = 4
+#: Problems stated after a turn: at least this many sentences or clauses that say what falls short.
+_MIN_STATED_PROBLEMS = 2
+
+
+def _stated_problems(text: str, start: int, end: int) -> int:
+    clauses = re.split(r"[。！？；;]", text[start:end])
+    return sum(1 for c in clauses if len(c) >= 6 and PROBLEM_STATEMENT.search(c))
+
+
+def _turn_to_problems(text: str, node: Node) -> list[Node]:
+    """A review that turns to its shortcomings ("在肯定成绩的同时，我们也清醒看到……"): the passage from
+    the turn is the problems part, though no heading says so; what follows it in the chapter (a resolve,
+    "我们一定要…") is neither. Returns [review, problems, rest] or [node]."""
+    chapter_end = node.end
+    paragraphs = _paragraph_spans(text, node.body_start, node.end)
+    for i, (ps, pe) in enumerate(paragraphs):
+        # The turn opens its paragraph, or follows a sentence or two of it ("思危方能居安。在充分肯定成绩的
+        # 同时…"); further in, only a turn that announces a list ("…还存在一些问题：").
+        turn = next(
+            (
+                s
+                for k, (s, e) in enumerate(boundaries(text, ps, pe))
+                if PROBLEM_TURN.search(text[s:e]) and (k < 3 or "：" in text[s:e])
+            ),
+            None,
+        )
+        if turn is None:
+            continue
+        end = pe
+        for qs, qe in paragraphs[i + 1 : i + 1 + _MAX_TURN_PARAGRAPHS]:
+            first = next(iter(boundaries(text, qs, qe)), (qs, qe))
+            if not PROBLEM_TURN.search(text[first[0] : first[1]]):
+                break
+            end = qe
+        if _stated_problems(text, turn, end) < _MIN_STATED_PROBLEMS:
+            continue
+        problems = _bare_node(node, turn, end, SectionKind.problems)
+        _own_inline(text, problems)
+        _set_kind(problems, SectionKind.problems)
+        node.end = max(turn - 1, node.body_start)
+        _clip(node, turn)
+        out = [node, problems]
+        if end + 1 < chapter_end:
+            # More of the review after the problems ("各位代表！过去五年…一是…") stays a review.
+            rest = _bare_node(node, end + 1, chapter_end, SectionKind.other)
+            if _past_sentences(text, rest) >= _MIN_PAST_SENTENCES:
+                _own_inline(text, rest)
+                _set_kind(rest, SectionKind.achievements)
+            out.append(rest)
+        return out
+    return [node]
+
+
+# A speech's salutation ("各位代表！") opens each closing passage of a 政府工作报告.
+_SALUTATION = re.compile(r"^各位(?:代表|委员)[！!：:，,]?$")
+# The closing passage on the government's own conduct is still the year's work; the others (民族、
+# 国防、港澳台、外交, the peroration) are the speech's, not the government's work plan.
+_SELF_BUILDING = re.compile(r"政府工作|政府自身|各级政府|政府建设")
+
+
+def _speech_closing(text: str, node: Node) -> list[Node]:
+    """The last plans chapter of a 政府工作报告 ends with passages each opened by "各位代表！": the
+    government's own conduct (plans), then the speech's closing words (not items). Returns the chapter
+    followed by those passages."""
+    cuts = [ln for ln in _lines(text[node.body_start : node.end]) if _SALUTATION.match(ln.text)]
+    if not cuts:
+        return [node]
+    starts = [node.body_start + ln.start for ln in cuts]
+    parts = [node]
+    for i, start in enumerate(starts):
+        end = starts[i + 1] - 1 if i + 1 < len(starts) else node.end
+        opening = text[start : end + 1].split("\n", 2)[1:2]  # the paragraph after the salutation
+        first = re.split(r"[。！？]", opening[0], maxsplit=1)[0] if opening else ""
+        kind = SectionKind.plans if _SELF_BUILDING.search(first) else SectionKind.other
+        part = _bare_node(node, start, end, kind)
+        _own_inline(text, part)
+        _set_kind(part, kind)
+        parts.append(part)
+    node.end = starts[0] - 1
+    _clip(node, starts[0])
+    return parts
+
+
 def parse(text: str) -> Outline:
     meta = extract_meta(text)
     roots = _nest(_heading_nodes(text), len(text))
-    nodes: list[Node] = []
     for root in roots:
         _attach_inline(text, root)
-        _set_kind(root, classify(root.title))
-        nodes.extend(_split_mixed(text, root, meta.year) if root.kind == SectionKind.problems else [root])
+    if meta.year is None and meta.genre in (Genre.government_work_report, Genre.unknown):
+        meta.year = reported_year(roots)
+        if meta.year is None and roots and heading_kind(roots[0].title, None) == SectionKind.achievements:
+            meta.year = year_most_named(text, roots[0])
+    recognised = _classify_roots(text, roots, meta.year)
+    nodes: list[Node] = []
+    turned = False
+    for root in roots:
+        if root.kind == SectionKind.problems:
+            nodes.extend(_split_mixed(text, root, meta.year))
+        elif root.kind == SectionKind.achievements:
+            parts = _turn_to_problems(text, root)
+            turned |= len(parts) > 1
+            nodes.extend(parts)
+        else:
+            nodes.append(root)
+    if meta.genre == Genre.government_work_report:
+        last_plans = max((i for i, n in enumerate(nodes) if n.kind == SectionKind.plans), default=None)
+        if last_plans is not None:
+            nodes[last_plans : last_plans + 1] = _speech_closing(text, nodes[last_plans])
+    warnings = []
+    if roots and not recognised and not turned:
+        warnings.append(
+            "the report's structure was not recognised: no heading names a review, problems or plans, so "
+            "sections were told apart by their wording alone; check the brief against the report"
+        )
+    if meta.genre == Genre.unknown:
+        warnings.append(
+            "report genre not recognised (not a 法治政府建设年度报告, 政府工作报告 or 工作总结); "
+            "read as an annual report of the same shape"
+        )
     if nodes:
         last = nodes[-1]
         cut = _closing_start(text, last)
         if cut < last.end:
             last.end = max(cut - 1, last.body_start)
             _clip(last, cut)
-            nodes.append(
-                Node(
-                    level=last.level,
-                    marker="",
-                    title="",
-                    start=cut,
-                    end=len(text),
-                    title_start=cut,
-                    title_end=cut,
-                    body_start=cut,
-                    kind=SectionKind.closing,
-                )
-            )
-    return Outline(nodes=nodes, meta=meta)
+            nodes.append(_bare_node(last, cut, len(text), SectionKind.closing))
+    return Outline(nodes=nodes, meta=meta, warnings=warnings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.metrics import format_number
-from service.models import CATEGORY_LABELS_ZH, Brief, Item, ReportMeta, Span
+from service.models import CATEGORY_LABELS_ZH, Brief, Item, ReportMeta, Section, Span
 
 
 def _md(text: str) -> str:
@@ -34,14 +34,6 @@ def _item(n: int, item: Item) -> list[str]:
     return lines
 
 
-_SECTIONS = (
-    ("achievements", "主要成效"),
-    ("leadership", "第一责任人履职"),
-    ("problems", "存在问题"),
-    ("plans", "下一步安排"),
-)
-
-
 def report_facts(r: ReportMeta) -> list[tuple[str, str]]:
     """The report's metadata as (label, value) rows, the ones that are known."""
     facts = [
@@ -60,11 +52,11 @@ def to_markdown(brief: Brief) -> str:
     lines += [f"- {k}：{_md(v)}" for k, v in report_facts(r)]
     lines += ["", "## 概览", "", _md(brief.overview) or "（无）", ""]
     sections = brief.sections()
-    for key, heading in _SECTIONS:
-        items = sections[key]
-        if key == "leadership" and not items:
+    for section in Section:
+        items = sections[section]
+        if section == Section.leadership and not items:
             continue
-        lines += [f"## {heading}", ""]
+        lines += [f"## {section.label_zh}", ""]
         if not items:
             lines += ["（报告中未找到）", ""]
         for i, item in enumerate(items, 1):

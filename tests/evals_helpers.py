@@ -31,6 +31,7 @@ REPORT = """青禾区人民政府关于2023年度法治政府建设情况的报�
 
 GOLDEN = {
     "report": "reports/qinghe.txt",
+    "genre": "rule_of_law_report",
     "meta": {
         "title": "青禾区人民政府关于2023年度法治政府建设情况的报告",
         "issuer": "青禾区人民政府",

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SEEDS_DIR, in_ci, seeds_missing
+from conftest import SEEDS_DIR
 from servers import start_serve
 
 from service.ingest import sample_path
@@ -60,12 +60,8 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def report() -> Path:
-    # A real report long enough that its last items sit far below the first screen of text; the
-    # bundled sample where the seeds are absent (they live outside the checkout).
-    seed = SEEDS_DIR / "002_c66544ef22a02f45.txt"
-    if not seed.is_file() and in_ci():
-        seeds_missing(f"seed report not found: {seed}")
-    return seed if seed.is_file() else sample_path()
+    # A real report long enough that its last items sit far below the first screen of text.
+    return SEEDS_DIR / "002_c66544ef22a02f45.txt"
 
 
 @pytest.fixture

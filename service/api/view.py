@@ -11,16 +11,11 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from service.metrics import format_number
-from service.models import CATEGORY_LABELS_ZH, Brief, Item, Span
+from service.models import CATEGORY_LABELS_ZH, Brief, Item, Section, Span
 from service.render import report_facts
 
-# Page order follows the Markdown brief: leadership right after the achievements.
-SECTIONS = (
-    ("achievements", "a", "主要成效"),
-    ("leadership", "l", "第一责任人履职"),
-    ("problems", "p", "存在问题"),
-    ("plans", "n", "下一步安排"),
-)
+# Page order follows the Markdown brief (the Section enum's order); the prefix makes item ids.
+_ID_PREFIX = {Section.achievements: "a", Section.leadership: "l", Section.problems: "p", Section.plans: "n"}
 
 
 @dataclass(frozen=True)
@@ -70,10 +65,11 @@ def brief_view(brief: Brief) -> BriefView:
     marks: list[tuple[str, Span]] = []
     sections = []
     by_name = brief.sections()
-    for name, prefix, heading in SECTIONS:
-        items = [_item(f"{prefix}{i}", item, marks) for i, item in enumerate(by_name[name], 1)]
-        if items or name != "leadership":
-            sections.append(SectionView(name, heading, items))
+    for section in Section:
+        prefix = _ID_PREFIX[section]
+        items = [_item(f"{prefix}{i}", item, marks) for i, item in enumerate(by_name[section], 1)]
+        if items or section != Section.leadership:
+            sections.append(SectionView(section.value, section.label_zh, items))
     text = brief.source.text
     return BriefView(
         title=r.title or "法治政府建设年度报告简报",

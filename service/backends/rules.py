@@ -14,7 +14,15 @@ import re
 from service.categorize import categorize, is_section_word
 from service.document import Document, DraftItem, DraftMetric, Extraction, Node, SectionKind, Usage
 from service.metrics import find_metrics
-from service.models import Category
+from service.models import Category, Section
+from service.vocab import (
+    FRAMING_WORDS,
+    PROBLEM_NOUNS,
+    PROBLEM_STATEMENT,
+    PROBLEM_TURN,
+    SENTENCE_ENDS,
+    TARGETS,
+)
 
 _GENERIC = re.compile(
     r"取得了?(?:一定|较好|明显|显著|较大)?的?(?:成绩|成效|进展|进步)(?![^，。]*(?:但|不足))|这些都?需要|回顾这一年|"
@@ -25,8 +33,26 @@ _LIST_OPENER = re.compile(r"[：:]|(?:比如|例如|主要是|主要有|主要�
 # A sentence before a list that only announces it ("我县法治政府建设仍存在一些问题。").
 _LEAD_IN = re.compile(
     r"[：:]$|以下|如下|(?:存在|仍有|还有|面临)着?(?:一些|一定的?|某些|不少|诸多|部分|许多|较多)?的?"
-    r"(?:问题|不足|短板|差距|困难|薄弱环节)"
+    rf"(?:{PROBLEM_NOUNS})"
 )
+# A sentence that resolves to act on the problems just stated ("我们一定要直面问题和挑战…").
+_RESOLVE = re.compile(r"^(?:我们|我[区市县省局])?(?:一定要|必须|务必|要|将|决不|绝不)")
+
+
+def _is_intro(sentence: str) -> bool:
+    """A sentence that only introduces what follows: generic, or announcing the problems."""
+    if _GENERIC.search(sentence):
+        return True
+    if not (_LEAD_IN.search(sentence) or PROBLEM_TURN.search(sentence)):
+        return False
+    # An announcement names no problem of its own: each of its clauses is the turn, or says nothing that
+    # falls short ("政府工作还存在不足，有些政策措施落实不到位" names one, so it is a problem).
+    return all(
+        _LEAD_IN.search(c) or PROBLEM_TURN.search(c) or not PROBLEM_STATEMENT.search(c)
+        for c in re.split(r"[，,：:]", sentence)
+    )
+
+
 # A sentence after a list that sums it up rather than adding to it.
 _WRAP_UP = re.compile(r"^(?:这些|对此|以上|上述|针对|为此|因此|对于这些)")
 # Words that join two sentences of one list ("同时，C；D。"): not part of the next item.
@@ -36,8 +62,8 @@ _MARKER = re.compile(
     r"(?P<circled>[①-⑳])|[（(](?P<paren>\d{1,2})[）)]|(?<![\d.．A-Za-z])(?P<half>\d{1,2})[)）]"
 )
 _MARKER_LEFT = "：:；;。，,、！？ \n"
-_SENTENCE = re.compile(r"[^。！？\n]+[。！？]?")
-_SENTENCE_END = re.compile(r"[。！？]")
+_SENTENCE = re.compile(rf"[^{SENTENCE_ENDS}\n]+[{SENTENCE_ENDS}]?")
+_SENTENCE_END = re.compile(f"[{SENTENCE_ENDS}]")
 _TITLE_MAX = 30
 MAX_METRICS = 8  # per item: the first figures a section states are its headline ones
 
@@ -66,12 +92,14 @@ class RulesBackend:
         tops = doc.outline.nodes
         for node in tops:
             if node.kind == SectionKind.achievements:
-                drafts += [self._from_heading(doc, n, "achievements") for n in _units(node)]
+                drafts += [self._from_heading(doc, n, Section.achievements) for n in _units(node)]
             elif node.kind == SectionKind.leadership:
                 units = node.children or [node]
-                drafts += [self._from_heading(doc, n, "leadership", Category.party_leadership) for n in units]
+                drafts += [
+                    self._from_heading(doc, n, Section.leadership, Category.party_leadership) for n in units
+                ]
             elif node.kind in (SectionKind.problems, SectionKind.plans):
-                drafts += self._enumerated(doc, node, node.kind.value)
+                drafts += self._enumerated(doc, node, Section(node.kind.value))
         if not any(n.kind == SectionKind.leadership for n in tops):
             drafts += self._leadership_inside_achievements(doc)
         return Extraction(drafts=drafts, usage=Usage())
@@ -79,7 +107,7 @@ class RulesBackend:
     # --- items from headings -------------------------------------------------------------------
 
     def _from_heading(
-        self, doc: Document, node: Node, section: str, category: Category | None = None
+        self, doc: Document, node: Node, section: Section, category: Category | None = None
     ) -> DraftItem:
         text = doc.text
         body_start, body_end = _trim(text, node.body_start, node.end)
@@ -116,10 +144,15 @@ class RulesBackend:
 
     # --- enumerated problems and plans ----------------------------------------------------------
 
-    def _enumerated(self, doc: Document, node: Node, section: str) -> list[DraftItem]:
+    def _enumerated(self, doc: Document, node: Node, section: Section) -> list[DraftItem]:
         """One item per enumerated problem or plan of a section (or of a sub-heading of one)."""
+        if section == Section.plans and _is_framing(doc, node):
+            return self._targets(doc, node.body_start, node.end)
         if node.children:
             items: list[DraftItem] = []
+            if section == Section.plans and node.children[0].level < 4:
+                # The year's targets stated before the tasks ("今年发展的主要预期目标是：…") are a plan too.
+                items += self._targets(doc, node.body_start, node.children[0].start)
             for child in node.children:
                 content = _container_start(doc.text, child)
                 if content is None:
@@ -132,12 +165,15 @@ class RulesBackend:
             return items
         return self._from_paragraphs(doc, section, node.body_start, node.end)
 
-    def _from_paragraphs(self, doc: Document, section: str, start: int, end: int) -> list[DraftItem]:
+    def _from_paragraphs(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem]:
         """Items from un-headed prose: a list (`；`, ①, （1）) gives one item per entry, any other
         paragraph one item. A short generic paragraph ("2022年，我县将……", "这些都需要……") is an intro
         or a wrap-up only when something else gives items: a section's only paragraph is its content."""
         text = doc.text
         start, end = _trim(text, start, end)
+        run_ins = self._run_ins(doc, section, start, end) if section == Section.plans else None
+        if run_ins is not None:
+            return run_ins
         units: list[tuple[list[DraftItem], bool]] = []  # (items, a droppable generic paragraph)
         for s, e in _paragraphs(text, start, end):
             para = text[s:e]
@@ -147,6 +183,11 @@ class RulesBackend:
             if listed is not None:
                 units.append((listed, False))
                 continue
+            if section == Section.problems:
+                stated = self._sentences(doc, section, s, e)
+                if len(stated) >= 2:
+                    units.append((stated, False))
+                    continue
             s = _skip_marker(text, s, e)
             if e - s >= 2:
                 units.append(([self._item(doc, section, s, e)], bool(_GENERIC.search(para)) and e - s < 60))
@@ -154,7 +195,7 @@ class RulesBackend:
             units = [u for u in units if not u[1]]
         return [item for unit, _ in units for item in unit]
 
-    def _list(self, doc: Document, section: str, start: int, end: int) -> list[DraftItem] | None:
+    def _list(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem] | None:
         """The items of a list paragraph, or None when the paragraph is not a list."""
         text = doc.text
         marked = _markers(text, start, end)
@@ -189,7 +230,55 @@ class RulesBackend:
             pos = stop
         return items
 
-    def _lead_in(self, doc: Document, section: str, start: int, end: int) -> list[DraftItem]:
+    def _targets(self, doc: Document, start: int, end: int) -> list[DraftItem]:
+        """The year's targets in text[start:end]: the sentence that states them, whole (its `；`-list
+        of figures is one plan: the year's targets)."""
+        text = doc.text
+        for s, e in _paragraphs(text, start, end):
+            m = TARGETS.search(text, s, e)
+            if m:
+                start = max([s] + [text.rfind(p, s, m.start()) + 1 for p in "。！？"])
+                stop = _sentence_end(text, m.end(), e)
+                start, stop = _trim_clause(text, start, stop)
+                return [self._item(doc, Section.plans, start, stop)]
+        return []
+
+    def _run_ins(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem] | None:
+        """A section of paragraphs each opening with a short run-in title ("深化国企国资改革。准确界定…"):
+        one item per such paragraph; the others (an intro, a judgement, a figure) are context. None when
+        fewer than three paragraphs open so."""
+        text = doc.text
+        spans = []
+        for s, e in _paragraphs(text, start, end):
+            m = _RUN_IN.match(text, s, e)
+            if m:
+                spans.append((s, e, s + len(m.group(1))))
+        if len(spans) < _MIN_RUN_INS:
+            return None
+        items = []
+        for s, e, title_end in spans:
+            item = self._item(doc, section, s, e)
+            item.title = text[s:title_end]
+            items.append(item)
+        return items
+
+    def _sentences(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem]:
+        """A paragraph of problems stated one sentence each ("经济增长内生动力仍需增强。…金融风险隐患
+        不容忽视。"): an item per sentence, without the turn that announces them or a closing resolve."""
+        text = doc.text
+        items = []
+        pos = start
+        while pos < end:
+            stop = _sentence_end(text, pos, end)
+            s, e = _trim_clause(text, pos, stop)
+            sentence = text[s:e]
+            pos = stop
+            if e - s < 4 or _is_intro(sentence) or _WRAP_UP.match(sentence) or _RESOLVE.match(sentence):
+                continue
+            items.append(self._item(doc, section, s, e))
+        return items
+
+    def _lead_in(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem]:
         """The sentences of a list paragraph before its list: an intro ("仍存在一些问题。") is dropped,
         anything else is an item of its own rather than lost."""
         text = doc.text
@@ -199,12 +288,12 @@ class RulesBackend:
             stop = _sentence_end(text, pos, end)
             s, e = _trim_clause(text, pos, stop)
             sentence = text[s:e]
-            if e - s >= 4 and not (_GENERIC.search(sentence) or _LEAD_IN.search(sentence)):
+            if e - s >= 4 and not _is_intro(sentence):
                 items.append(self._item(doc, section, s, e))
             pos = stop
         return items
 
-    def _item(self, doc: Document, section: str, start: int, end: int) -> DraftItem:
+    def _item(self, doc: Document, section: Section, start: int, end: int) -> DraftItem:
         quote = doc.text[start:end]
         title = _short_title(re.split(r"[。！？；]", quote, maxsplit=1)[0])
         return DraftItem(
@@ -231,15 +320,34 @@ class RulesBackend:
                 if re.search(r"第一责任人|党政主要负责人", text[node.start : own_end]):
                     units = [c for c in node.children if c.level == 4] or [node]
                     return [
-                        self._from_heading(doc, n, "leadership", Category.party_leadership) for n in units
+                        self._from_heading(doc, n, Section.leadership, Category.party_leadership)
+                        for n in units
                     ]
         return []
 
 
+# A run-in title: a short first sentence with no comma, then the paragraph goes on.
+_RUN_IN = re.compile(r"([^，。！？；：,\n]{4,20})。(?=.)")
+_MIN_RUN_INS = 3
+
+
+def _is_framing(doc: Document, node: Node) -> bool:
+    """A chapter that frames the year's work (总体要求、政策取向) in a report that lists the work in a
+    chapter of its own: only its targets are plans."""
+    if any(c.level < 4 for c in node.children) or not FRAMING_WORDS.search(node.title):
+        return False
+    return any(
+        n is not node and n.kind == SectionKind.plans and not FRAMING_WORDS.search(n.title)
+        for n in doc.outline.nodes
+    )
+
+
 def _units(node: Node) -> list[Node]:
-    """The achievement units of a top-level section: its sub-sections, else its numbered points."""
+    """The achievement units of a top-level section: its sub-sections, else its enumerated points
+    (`一是…`, `——…` result lines), else the section itself."""
     headed = [c for c in node.children if c.level < 4]
-    return headed or [node]
+    points = [c for c in node.children if c.level == 4]
+    return headed or (points if len(points) >= 2 else [node])
 
 
 def _container_start(text: str, node: Node) -> int | None:

@@ -15,9 +15,10 @@ from service.errors import GovbriefError
 from service.evals import compare as compare_mod
 from service.evals import drift as drift_mod
 from service.evals.golden import GoldenReport, load_golden_dir
-from service.evals.record import ReportRecord, RunRecord, SectionScore
+from service.evals.record import ReportRecord, RunRecord, Scores, SectionScore
 from service.evals.runner import load_record, record_path, rescore, run_golden, run_settings, save_record
-from service.models import SECTION_NAMES
+from service.evals.score import aggregate
+from service.models import SECTION_NAMES, Genre
 
 # No help= here: the callback's docstring is the help, so that its examples and exit codes show.
 eval_app = typer.Typer(
@@ -87,7 +88,19 @@ def _rate(value: float | None) -> str:
 
 
 def _name(r: ReportRecord) -> str:
-    return r.id.split("_")[0] + (" (error)" if r.error else "")
+    prefix = r.id.split("_")[0]  # "000" of "000_e288acb1be06d3f7"; "gwr_2015" stays whole
+    return (prefix if prefix.isdigit() else r.id) + (" (error)" if r.error else "")
+
+
+def _genre_rows(record: RunRecord) -> list[tuple[str, Scores]]:
+    """Scores pooled per genre of report (the golden set's), when the run covers more than one."""
+    by_genre: dict[Genre, list[Scores]] = {}
+    for r in record.reports:
+        genre = r.golden_meta.genre if r.golden_meta and r.golden_meta.genre else Genre.unknown
+        by_genre.setdefault(genre, []).append(r.scores)
+    if len(by_genre) < 2:
+        return []
+    return [(f"all {genre.label_zh}", aggregate(scores)) for genre, scores in by_genre.items()]
 
 
 def score_tables(record: RunRecord) -> list[Table]:
@@ -99,7 +112,7 @@ def score_tables(record: RunRecord) -> list[Table]:
     items.add_column("report", no_wrap=True)
     for section in (*SECTION_NAMES, "all items"):
         items.add_column(section, justify="right", no_wrap=True)
-    rows = [(_name(r), r.scores) for r in record.reports] + [("overall", record.scores)]
+    rows = [(_name(r), r.scores) for r in record.reports] + _genre_rows(record) + [("overall", record.scores)]
     for i, (name, s) in enumerate(rows):
         cells = [_prf(s.sections.get(section)) for section in SECTION_NAMES] + [_prf(s.items)]
         items.add_row(name, *cells, style="bold" if i == len(rows) - 1 else None)

@@ -9,14 +9,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from service.errors import GovbriefError
-from service.models import SECTION_NAMES, Category
+from service.models import SECTION_NAMES, Category, Genre
 
-META_FIELDS = ("year", "region", "issuer", "published", "doc_number", "title")
+META_FIELDS = ("genre", "year", "region", "issuer", "published", "doc_number", "title", "meeting")
+
+
+class Split(StrEnum):
+    """A prompt is tuned on `dev` reports and judged on `test` ones."""
+
+    dev = "dev"
+    test = "test"
 
 
 class EvalError(GovbriefError):
@@ -28,12 +44,14 @@ class _Strict(BaseModel):
 
 
 class GoldenMeta(_Strict):
+    genre: Genre | None = None  # set from the report's top-level `genre`
     title: str | None = None
     issuer: str | None = None
     region: str | None = None
     year: int | None = None
     published: str | None = None
     doc_number: str | None = None
+    meeting: str | None = None
     #: Other answers that also count as right, per field, e.g. {"issuer": ["中原区", "郑州市中原区"]}.
     #: Optional: the notes of some golden files name such looser matches in prose.
     alternates: dict[str, list[str]] = Field(default_factory=dict)
@@ -60,6 +78,8 @@ class GoldenEntry(_Strict):
 
 class GoldenReport(_Strict):
     report: str = Field(description="Path of the report, relative to the repository root, or absolute")
+    genre: Genre = Field(description="The kind of annual report, as a reader takes it")
+    split: Split = Split.dev
     meta: GoldenMeta
     achievements: list[GoldenEntry] = Field(default_factory=list)
     leadership: list[GoldenEntry] = Field(default_factory=list)
@@ -68,6 +88,13 @@ class GoldenReport(_Strict):
     notes: str = ""
 
     _id: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _meta_genre(self) -> GoldenReport:
+        # One statement of the genre per file: the top-level one, which the meta score checks too.
+        self.meta.genre = self.genre
+        return self
+
     _path: Path | None = PrivateAttr(default=None)
 
     @property
@@ -144,6 +171,7 @@ __all__ = [
     "GoldenEntry",
     "GoldenMeta",
     "GoldenReport",
+    "Split",
     "golden_set_hash",
     "load_golden_dir",
     "load_golden_file",
