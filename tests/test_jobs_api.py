@@ -191,6 +191,8 @@ def test_the_library_filters_and_pages(tmp_path: Path, fake: FakeOpenAI, databas
         assert client.get(f"/v1/briefs?region={item['region']}&year=2023", headers=key).json()["total"] == 3
         assert client.get("/v1/briefs?year=2020", headers=key).json()["total"] == 0
         assert client.get("/v1/briefs?genre=anything", headers=key).json()["total"] == 0
+        assert item["genre"] == "rule_of_law_report"  # report.genre, stored with the brief
+        assert client.get("/v1/briefs?genre=rule_of_law_report", headers=key).json()["total"] == 3
         assert client.get("/v1/briefs?per_page=1000", headers=key).status_code == 422
         page = client.get("/library", headers=key)
         assert page.status_code == 200 and "我的简报" in page.text and ids[0] in page.text
