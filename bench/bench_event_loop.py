@@ -29,9 +29,11 @@ sys.path.insert(0, str(ROOT))
 from servers import start_serve  # noqa: E402  (tests/servers.py: how the tests start the server too)
 
 from service import render  # noqa: E402
-from service.api.store import BriefStore  # noqa: E402
 from service.ingest import sample_path  # noqa: E402
+from service.jobs import stored_row  # noqa: E402
 from service.models import Brief, Item, Provenance, ReportMeta, Source, Span, schema_hash  # noqa: E402
+from service.storage.base import brief_facts  # noqa: E402
+from service.storage.sqlite import SQLiteStore  # noqa: E402
 
 
 def big_brief(mb: float) -> Brief:
@@ -117,8 +119,18 @@ def main() -> None:
         brief = big_brief(args.mb)
         full = brief.model_dump_json().encode()
         md_mb = len(render.to_markdown(brief).encode()) / 1e6
-        store = BriefStore(data / "briefs.sqlite3")
-        store.put("big", sha256="0" * 64, backend="rules", body=b'{"id":"big",' + full[1:], full=full)
+        store = SQLiteStore(data / "briefs.sqlite3")
+        store.put_brief(
+            stored_row(
+                "big",
+                sha256="0" * 64,
+                backend="rules",
+                served=full,
+                full=full,
+                owner=None,
+                facts=brief_facts(brief.report),
+            )
+        )
         store.close()
         print(
             f"brief: {md_mb:.1f} MB of Markdown, {len(full) / 1e6:.1f} MB of JSON with its text "

@@ -1,8 +1,8 @@
 """The pipeline, start to end: ingest → normalize → outline → segment → chunk → extract → ground → merge.
 
-The CLI, the HTTP app, batch and evals are thin edges over `summarize_*`; none of them reimplements
-a stage. The backend is passed in (built by `service.backends.registry`) so that this module never
-imports an LLM client.
+The CLI, the HTTP app, jobs, batch and evals are thin edges over `run` (and its `summarize_*`
+shorthands); none of them reimplements a stage. The backend is passed in (built by
+`service.backends.registry`) so that this module never imports an LLM client.
 """
 
 from __future__ import annotations
@@ -10,15 +10,17 @@ from __future__ import annotations
 import itertools
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from service import chunk as chunk_stage
-from service import ground, merge, normalize, outline, segment
+from service import ground, merge, normalize, outline, progress, segment
 from service.backends.base import Backend
-from service.document import Document, Outline, RawText
+from service.document import Document, Extraction, Outline, RawText
 from service.errors import EmptyBriefError, NotAReportError
 from service.ingest import read_bytes, read_path
 from service.models import Brief, Provenance, Section, Source, schema_hash
+from service.progress import Progress, ProgressCallback
 from service.vocab import CJK_CHAR
 
 #: Below this many CJK characters of prose a text is not a report (a nav bar, an error page).
@@ -67,7 +69,52 @@ def _check_looks_like_a_report(path: str, text: str, tree: Outline) -> None:
         )
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything about a run that is not the report or the backend, given once."""
+
+    with_text: bool = False  # keep the normalized text in source.text
+    chunk_max_tokens: int = 1500
+
+
+@dataclass(frozen=True)
+class RunResult:
+    brief: Brief
+    #: Request (pack/chunk) id → why it got no usable answer (its items are missing from the brief).
+    failed_chunks: dict[str, str] = field(default_factory=dict)
+    #: Some of those failed on transport errors: the same report would likely do better later.
+    transient_failure: bool = False
+
+
+def run(
+    source: RawText | str | Path,
+    backend: Backend,
+    options: RunOptions | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+) -> RunResult:
+    """The whole pipeline for one report. `source` is a RawText (`ingest.read_bytes` for uploads) or
+    a path. `on_progress` hears the chunk count once the report is analyzed, the backend's own
+    reports as chunks are answered (the openai backend: one per request), and the final figures."""
+    options = options or RunOptions()
+    started = time.perf_counter()
+    with progress.reporting(on_progress):
+        raw = source if isinstance(source, RawText) else read_path(source)
+        doc = analyze(raw, chunk_max_tokens=options.chunk_max_tokens)
+        total = len(chunk_stage.extractable(doc.chunks) or doc.chunks)
+        progress.report(Progress(0, total))
+        brief, extraction = _brief(doc, backend, with_text=options.with_text)
+        usage = extraction.usage
+        progress.report(Progress(total, total, usage.llm_calls, usage.prompt_tokens, usage.completion_tokens))
+    brief.provenance.elapsed_ms = round((time.perf_counter() - started) * 1000)
+    return RunResult(brief, dict(extraction.failed_chunks), extraction.transient_failure)
+
+
 def summarize_document(doc: Document, backend: Backend, *, with_text: bool = False) -> Brief:
+    return _brief(doc, backend, with_text=with_text)[0]
+
+
+def _brief(doc: Document, backend: Backend, *, with_text: bool) -> tuple[Brief, Extraction]:
     started = time.perf_counter()
     extraction = backend.extract(doc)
     chunk_ids = {c.id: {s.id for s in c.sentences} for c in doc.chunks}
@@ -88,7 +135,7 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
     ]
     overview = extraction.overview or merge.default_overview(doc, sections)
     usage = extraction.usage
-    return Brief(
+    brief = Brief(
         source=Source(
             path=doc.path, sha256=doc.sha256, chars=len(doc.text), text=doc.text if with_text else None
         ),
@@ -116,26 +163,22 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
             structured_output=usage.structured_output,
         ),
     )
+    return brief, extraction
 
 
 def summarize_raw(
     raw: RawText, backend: Backend, *, with_text: bool = False, chunk_max_tokens: int = 1500
 ) -> Brief:
-    started = time.perf_counter()
-    brief = summarize_document(analyze(raw, chunk_max_tokens=chunk_max_tokens), backend, with_text=with_text)
-    brief.provenance.elapsed_ms = round((time.perf_counter() - started) * 1000)
-    return brief
+    return run(raw, backend, RunOptions(with_text, chunk_max_tokens)).brief
 
 
 def summarize_path(
     path: str | Path, backend: Backend, *, with_text: bool = False, chunk_max_tokens: int = 1500
 ) -> Brief:
-    return summarize_raw(read_path(path), backend, with_text=with_text, chunk_max_tokens=chunk_max_tokens)
+    return run(path, backend, RunOptions(with_text, chunk_max_tokens)).brief
 
 
 def summarize_bytes(
     data: bytes, filename: str, backend: Backend, *, with_text: bool = False, chunk_max_tokens: int = 1500
 ) -> Brief:
-    return summarize_raw(
-        read_bytes(data, filename), backend, with_text=with_text, chunk_max_tokens=chunk_max_tokens
-    )
+    return run(read_bytes(data, filename), backend, RunOptions(with_text, chunk_max_tokens)).brief

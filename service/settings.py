@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Every setting is read from the environment variable ENV_PREFIX + its name in upper case.
@@ -112,6 +112,25 @@ class Settings(BaseSettings):
     auth_failures_per_second: float = Field(
         default=0.2, gt=0, description="Wrong keys a client earns back per second"
     )
+
+    # --- jobs and the shared store (issue 13) ---
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://… : briefs, jobs and the LLM answer cache in PostgreSQL; unset = SQLite",
+    )
+    workers: int = Field(default=2, ge=0, le=64, description="Job workers inside `govbrief serve`")
+    job_lease_seconds: float = Field(
+        default=30.0, gt=0, description="A running job's lease; a dead worker's job is run again after it"
+    )
+    job_poll_seconds: float = Field(default=0.5, gt=0, description="How often idle workers look for jobs")
+    job_max_attempts: int = Field(default=3, ge=1, description="Claims of one job before it is failed")
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value or None
 
     @model_validator(mode="after")
     def _fallback_api_key(self) -> Settings:

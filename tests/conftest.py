@@ -16,6 +16,9 @@ REPORTS_DIR = Path(__file__).resolve().parents[1] / "evals" / "reports"
 SEEDS_DIR = REPORTS_DIR / "seeds"
 GWR_DIR = REPORTS_DIR / "gwr"
 
+# The store and job tests' engines (SQLite, PostgreSQL): fixtures `database_url`, `postgres_url`.
+pytest_plugins = ["databases"]
+
 
 def _files(folder: Path) -> list[Path]:
     files = sorted(folder.glob("*.txt"))

@@ -24,11 +24,12 @@ def start_serve(
     timeout: float = 30.0,
     capture: bool = False,
     env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `govbrief serve` (rules backend, no GOVBRIEF_* from the caller's environment but `env`)
-    on a free port and wait until /healthz answers. Returns the process and its base URL; the caller
-    stops it. With `capture`, its stdout and stderr go to `proc.stdout`."""
-    port = free_port()
+    """Start `govbrief serve` (rules backend, no GOVBRIEF_* from the caller's environment, plus
+    `env`) on a free port (or `port`) and wait until /healthz answers. Returns the process and its
+    base URL; the caller stops it. With `capture`, its stdout and stderr go to `proc.stdout`."""
+    port = port or free_port()
     extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVBRIEF_")}
     env.update(GOVBRIEF_DATA_DIR=str(data_dir), GOVBRIEF_BACKEND="rules")

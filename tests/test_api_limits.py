@@ -27,13 +27,13 @@ from typer.testing import CliRunner
 from service import render
 from service.api import create_app, view
 from service.api.auth import SESSION_COOKIE, FailureThrottle
-from service.api.store import BriefStore
 from service.backends.rules import RulesBackend
 from service.cli import app as cli_app
 from service.document import Document, Extraction
 from service.errors import ConfigError
 from service.models import Brief
 from service.settings import get_settings
+from service.storage.sqlite import SQLiteStore
 
 KEY = "a-key-of-twenty-chars"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -301,7 +301,7 @@ def test_healthz_answers_while_a_stored_brief_is_read(
     app = create_app(make_settings(tmp_path))
     with TestClient(app) as c:
         brief_id = c.post("/v1/briefs", json={"text": SAMPLE, "with_text": True}).json()["id"]
-    entered, release = _blocking(monkeypatch, BriefStore, "body")
+    entered, release = _blocking(monkeypatch, SQLiteStore, "body")
 
     async def main() -> None:
         async with _asgi(app) as c:

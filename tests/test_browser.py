@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import SEEDS_DIR
 from servers import start_serve
+
+from service.ingest import sample_path
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -149,3 +152,73 @@ def test_docs_render_from_this_server_alone_under_their_csp(server: str) -> None
             assert requested and all(url.startswith(f"{server}/") for url in requested), requested
         finally:
             browser.close()
+
+
+def test_llm_upload_follows_the_progress_page_to_the_brief(tmp_path: Path, shots: Path) -> None:
+    """Through an LLM (the fake server, in this process) the form lands on the job page, which
+    counts the chunks as they are answered and then turns into the brief. The overview, the last
+    call, is held until the test has seen every chunk counted, so the page is caught mid-job
+    whatever the machine's speed."""
+    from fake_openai import FakeOpenAI, RecordedRequest, Reply, auto_responder, shown_sentences
+
+    gate = threading.Event()
+
+    def responder(request: RecordedRequest) -> Reply:
+        if not shown_sentences(request):
+            gate.wait(120)
+        return auto_responder(request)
+
+    with FakeOpenAI() as fake:
+        fake.route("POST", "/v1/chat/completions", responder)
+        env = {
+            "GOVBRIEF_BACKEND": "openai",
+            "GOVBRIEF_LLM_BASE_URL": fake.base_url,
+            "GOVBRIEF_LLM_MODEL": "fake-model",
+            "GOVBRIEF_LLM_API_KEY": "sk-test-browser",
+            "GOVBRIEF_LLM_PACK_TOKENS": "0",
+            "GOVBRIEF_LLM_CONCURRENCY": "1",
+            "GOVBRIEF_CACHE_DIR": str(tmp_path / "cache"),
+            "GOVBRIEF_JOB_POLL_SECONDS": "0.05",
+        }
+        try:
+            proc, base = start_serve(tmp_path / "data", env=env, timeout=60)
+        except RuntimeError as e:
+            pytest.fail(str(e))
+        try:
+            with sync_api.sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+                    problems: list[str] = []  # console errors include CSP violations
+                    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                    page.on("pageerror", lambda e: problems.append(str(e)))
+
+                    page.goto(f"{base}/")
+                    page.set_input_files("input[type=file]", str(sample_path()))
+                    page.get_by_role("button", name="生成简报").click()
+                    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]{22}$"))
+                    expect(page.locator("h1")).to_contain_text("正在生成简报")
+                    # Every chunk answered and counted live; the overview is still held.
+                    expect(page.locator("#chunks-total")).to_have_text(
+                        re.compile(r"^[1-9]\d*$"), timeout=60_000
+                    )
+                    total = page.locator("#chunks-total").inner_text()
+                    expect(page.locator("#chunks-done")).to_have_text(total, timeout=60_000)
+                    expect(page.locator("#job-status")).to_have_text("生成中")
+                    assert int(page.locator("#calls").inner_text()) >= int(total)
+                    assert page.locator("#job-progress").get_attribute("value") == total
+                    page.screenshot(path=str(shots / "job-progress.png"))
+
+                    gate.set()
+                    page.wait_for_url(re.compile(r"/briefs/[A-Za-z0-9_-]{22}$"), timeout=60_000)
+                    for heading in ("主要成效", "存在问题", "下一步安排"):
+                        expect(page.locator("h2", has_text=heading)).to_be_visible()
+                    expect(page.locator(".sec-problems .item-btn").first).to_be_visible()
+                    assert problems == []
+                finally:
+                    browser.close()
+        finally:
+            gate.set()
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert (shots / "job-progress.png").stat().st_size > 5_000

@@ -28,12 +28,13 @@ from service.api.auth import Auth, FailureThrottle, Sessions, parse_keys
 from service.api.deps import Authorized, KeyedStaticFiles
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from service.api.routes import briefs, ops, pages
-from service.api.store import BriefStore
+from service.api.routes import briefs, job_pages, jobs, library, ops, pages
 from service.api.templating import DOCS_CSP, error_page, is_page, page
 from service.api.work import BackendFactory, Briefer, Renderer
 from service.errors import BackendError, ConfigError, EmptyBriefError, InputError
+from service.jobs import WorkerConfig, WorkerPool
 from service.settings import Settings, get_settings
+from service.storage import open_store
 
 log = logging.getLogger("govbrief.api")
 
@@ -59,17 +60,21 @@ def create_app(
     Raises ConfigError for settings the server must not start with (e.g. short API keys)."""
     settings = settings or get_settings()
     keys = parse_keys(settings.api_keys)
-    store = BriefStore(settings.data_dir / "briefs.sqlite3")
+    store = open_store(settings)
     metrics = Metrics()
     briefer = Briefer(settings, store, metrics, backend_factory)
-    renderer = Renderer(settings, store)
+    renderer = Renderer(settings)
+    # Job workers on threads of this process (none with --workers 0: `govbrief worker` runs them).
+    pool = WorkerPool(store, briefer.backend, WorkerConfig.from_settings(settings), settings.workers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if warm:
             await asyncio.gather(briefer.warm(), renderer.warm())
+        pool.start()
         yield
         # After uvicorn's grace period: runs still going are stopped, their workers ended.
+        await run_in_threadpool(pool.close)
         await run_in_threadpool(briefer.close)
         await run_in_threadpool(renderer.close)
         store.close()
@@ -87,6 +92,7 @@ def create_app(
             {"name": "briefs", "description": "Brief a report; read stored briefs."},
             {"name": "pages", "description": "HTML pages for people."},
             {"name": "ops", "description": "Health and metrics."},
+            {"name": "jobs", "description": "Briefs made in the background, with their progress."},
         ],
     )
     app.state.settings = settings
@@ -94,6 +100,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.briefer = briefer
     app.state.renderer = renderer
+    app.state.workers = pool
     app.state.auth = auth = Auth(
         keys,
         Sessions(keys, store, settings.session_ttl, clock),
@@ -105,6 +112,9 @@ def create_app(
     app.include_router(briefs.router)
     app.include_router(pages.router)
     app.include_router(ops.router)
+    app.include_router(jobs.router)
+    app.include_router(library.router)
+    app.include_router(job_pages.router)
     _add_docs(app)
     app.mount("/static", KeyedStaticFiles(auth=auth, packages=[("service", "static")]), name="static")
     _add_exception_handlers(app)
@@ -117,8 +127,8 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Prefer"],
             expose_headers=["Location", "X-Brief-Id"],
         )
     app.add_middleware(SecurityHeadersMiddleware)

@@ -22,8 +22,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from service.api.metrics import Metrics
-from service.api.store import BriefStore
 from service.errors import ConfigError
+from service.storage.base import Store, owner_of
 
 #: The cookie the key form sets: a signed session id, never the key.
 SESSION_COOKIE = "govbrief_session"
@@ -108,18 +108,16 @@ class FailureThrottle:
 
 
 class Sessions:
-    def __init__(
-        self, keys: tuple[bytes, ...], store: BriefStore, ttl: int, clock: Callable[[], float]
-    ) -> None:
+    def __init__(self, keys: tuple[bytes, ...], store: Store, ttl: int, clock: Callable[[], float]) -> None:
         secret = hmac.new(b"govbrief session", b"\0".join(sorted(keys)), hashlib.sha256).digest()
         self._signer = Signer(secret, salt="govbrief-session")
         self.store, self.ttl, self.clock = store, ttl, clock
 
-    def open(self) -> str:
-        """A new session; the cookie value to set."""
+    def open(self, owner: str) -> str:
+        """A new session for the caller `owner` (whose key opened it); the cookie value to set."""
         session_id = secrets.token_urlsafe(32)
         now = self.clock()
-        self.store.add_session(_digest(session_id), now + self.ttl, now)
+        self.store.add_session(_digest(session_id), owner, now + self.ttl, now)
         return self._signer.sign(session_id).decode()
 
     def _id(self, cookie: str) -> str | None:
@@ -128,10 +126,11 @@ class Sessions:
         except (BadSignature, UnicodeError):
             return None
 
-    def valid(self, cookie: str) -> bool:
+    def owner(self, cookie: str) -> str | None:
+        """Whose session the cookie is; None for a forged, stale-keyed, expired or closed one."""
         # A forged or stale-keyed cookie is turned away by its signature, without touching the store.
         session_id = self._id(cookie)
-        return session_id is not None and self.store.session_valid(_digest(session_id), self.clock())
+        return None if session_id is None else self.store.session_owner(_digest(session_id), self.clock())
 
     def close(self, cookie: str) -> None:
         session_id = self._id(cookie)
@@ -166,16 +165,26 @@ class Auth:
         return False
 
     def check(self, request: Request) -> None:
-        """Raise unless no keys are configured, or the request has a valid key or session."""
+        """Raise unless no keys are configured, or the request has a valid key or session. The
+        caller (see `caller`) is noted on the request for the routes."""
         if not self.keys:
             return
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             if self.try_key(request, token.strip()):
+                request.state.caller = owner_of(token.strip())
                 return
             raise NotAuthenticated()
         cookie = request.cookies.get(SESSION_COOKIE)
         # Session ids are 256 random bits under a signature: guessing them needs no throttle.
-        if cookie and self.sessions.valid(cookie):
+        owner = self.sessions.owner(cookie) if cookie else None
+        if owner is not None:
+            request.state.caller = owner
             return
         raise NotAuthenticated()
+
+
+def caller(request: Request) -> str | None:
+    """Whom the briefs and jobs a request makes belong to: the fingerprint of its key (a session's
+    is the key's that opened it); None when keys are off. Only for requests `Auth.check` let in."""
+    return getattr(request.state, "caller", None)

@@ -15,9 +15,9 @@ from starlette.types import Receive, Scope, Send
 
 from service.api.auth import Auth
 from service.api.metrics import Metrics
-from service.api.store import BriefStore
 from service.api.work import Briefer, Renderer
 from service.settings import Settings
+from service.storage.base import Store
 
 
 async def _settings(request: Request) -> Settings:
@@ -25,8 +25,8 @@ async def _settings(request: Request) -> Settings:
     return settings
 
 
-async def _store(request: Request) -> BriefStore:
-    store: BriefStore = request.app.state.store
+async def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
     return store
 
 
@@ -46,7 +46,7 @@ async def _metrics(request: Request) -> Metrics:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-StoreDep = Annotated[BriefStore, Depends(_store)]
+StoreDep = Annotated[Store, Depends(_store)]
 BrieferDep = Annotated[Briefer, Depends(_briefer)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 RendererDep = Annotated[Renderer, Depends(_renderer)]

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from service.api.intake import Report
-from service.api.store import BriefStore
+from service.storage.base import Store
 
 HEADER = "idempotency-key"
 _VALID = re.compile(r"[\x21-\x7e]{1,255}")
@@ -44,7 +44,7 @@ def fingerprint(report: Report) -> str:
     return h.hexdigest()
 
 
-async def claim(request: Request, report: Report, store: BriefStore, now: float) -> Claim | None:
+async def claim(request: Request, report: Report, store: Store, now: float) -> Claim | None:
     """None without the header; else the claim on the key, held until `release()`."""
     raw = request.headers.get(HEADER)
     if raw is None:

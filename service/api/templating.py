@@ -12,7 +12,7 @@ from service.templating import environment
 
 # Everything the pages load comes from this server; no inline script or style anywhere.
 _CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 #: Swagger UI: its files and the spec from this server alone; it sets style attributes as it draws.
@@ -24,7 +24,9 @@ DOCS_CSP = (
 
 def is_page(path: str) -> bool:
     """Paths answered with pages, not JSON, errors included."""
-    return path in ("/", "/briefs", "/session", "/logout", "/docs") or path.startswith("/briefs/")
+    return path in ("/", "/briefs", "/session", "/logout", "/docs", "/library") or path.startswith(
+        ("/briefs/", "/jobs/")
+    )
 
 
 def page(

@@ -14,7 +14,6 @@ import asyncio
 import hashlib
 import logging
 import multiprocessing
-import secrets
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -27,12 +26,13 @@ from starlette.exceptions import HTTPException
 
 from service.api import worker
 from service.api.metrics import Metrics
-from service.api.store import BriefStore
 from service.backends.base import Backend
 from service.backends.registry import build_backend
 from service.errors import ConfigError, RunTimeLimitError
+from service.jobs import new_id, stored_row
 from service.models import SCHEMA_VERSION
 from service.settings import Settings
+from service.storage.base import Store
 
 log = logging.getLogger("govbrief.api")
 
@@ -44,21 +44,21 @@ BUSY_RETRY_AFTER = 5
 BackendFactory = Callable[[str, Settings], Backend]
 
 
-def default_backend_factory(name: str, settings: Settings) -> Backend:
+def check_backend(name: str, settings: Settings) -> None:
+    """Raise ConfigError for a backend this server is not configured for (cheap: builds nothing)."""
     if name == "openai" and not settings.llm_configured:
         raise ConfigError(
             "backend 'openai' is not configured on this server "
             "(it needs GOVBRIEF_LLM_MODEL and GOVBRIEF_LLM_BASE_URL or an API key); use backend 'rules'"
         )
+
+
+def default_backend_factory(name: str, settings: Settings) -> Backend:
+    check_backend(name, settings)
     try:
         return build_backend(name, settings)
     except ImportError:
         raise ConfigError(f"backend {name!r} is not available in this installation") from None
-
-
-def new_id() -> str:
-    """128 random bits, URL-safe: ids are the only thing that guards a brief when keys are off."""
-    return secrets.token_urlsafe(16)
 
 
 Result = worker.Done
@@ -103,7 +103,7 @@ class Briefer:
     def __init__(
         self,
         settings: Settings,
-        store: BriefStore,
+        store: Store,
         metrics: Metrics,
         backend_factory: BackendFactory | None = None,
     ) -> None:
@@ -116,7 +116,7 @@ class Briefer:
         self._backends: dict[str, Backend] = {}
         # Keyed by the running loop as well: a future may only be awaited on the loop that made it.
         self._inflight: dict[tuple[int, str], asyncio.Future[Result]] = {}
-        self.pool = WorkerPool(settings.max_runs, worker.start, (settings, self._factory))
+        self.pool = ProcessPoolOnDemand(settings.max_runs, worker.start, (settings, self._factory))
         self._running: set[ProcessFuture[worker.Done | worker.Failed]] = set()
         self._waiters: dict[tuple[int, str], int] = {}  # requests waiting on each run in flight
         self._stopping = False
@@ -154,26 +154,23 @@ class Briefer:
         backend: str | None,
         *,
         with_text: bool,
+        owner: str | None = None,
         gone: Callable[[], Awaitable[None]] | None = None,
     ) -> Created:
+        """Brief the report (or join an identical run in flight) and store the brief for `owner`."""
         result = await self.brief(data, filename, backend, gone=gone)
-        brief_id = new_id()
-
-        def store() -> bytes:
-            # The id goes first so that a reader of the raw JSON sees it at once.
-            body = (
-                b'{"id":"' + brief_id.encode() + b'",'
-                + (result.full_json if with_text else result.lean_json)[1:]
-            )  # fmt: skip
-            self.store.put(
-                brief_id, sha256=result.sha256, backend=result.provenance.backend,
-                body=body, full=result.full_json,
-            )  # fmt: skip
-            return body
-
-        body = await run_in_threadpool(store)
+        row = stored_row(
+            new_id(),
+            sha256=result.sha256,
+            backend=result.provenance.backend,
+            served=result.full_json if with_text else result.lean_json,
+            full=result.full_json,
+            owner=owner,
+            facts=result.facts,
+        )
+        await run_in_threadpool(self.store.put_brief, row)
         self.metrics.briefs_created.labels(result.provenance.backend).inc()
-        return Created(brief_id, result, body)
+        return Created(row.id, result, row.body)
 
     async def brief(
         self,
@@ -264,7 +261,7 @@ class Briefer:
         return outcome
 
 
-class WorkerPool:
+class ProcessPoolOnDemand:
     """A pebble ProcessPool started from a thread on first use: starting it forks its workers (and,
     the first time in a process, starts the forkserver), seconds that must not pass on the event
     loop. Once started, scheduling is a queue put, done on the loop with no await in between, so a
@@ -335,12 +332,13 @@ class Renderer:
 
     WORKERS = 2
 
-    def __init__(self, settings: Settings, store: BriefStore) -> None:
-        self.settings, self.db = settings, store.path
-        self.pool = WorkerPool(self.WORKERS)
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        # Each worker opens the store from the settings: SQLite's file or PostgreSQL alike.
+        self.pool = ProcessPoolOnDemand(self.WORKERS, worker.start_renderer, (settings,))
 
     async def _call(self, fn: Callable[..., bytes | None], brief_id: str, *args: object) -> bytes | None:
-        future = await self.pool.schedule(fn, self.db, brief_id, *args, timeout=self.settings.run_time_limit)
+        future = await self.pool.schedule(fn, brief_id, *args, timeout=self.settings.run_time_limit)
         try:
             return await asyncio.wrap_future(future)
         except FutureTimeout:

@@ -13,24 +13,24 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from service import render
-from service.api.store import BriefStore
-from service.api.templating import environment
 from service.api.view import brief_view
 from service.backends.base import Backend
 from service.errors import BackendError, ConfigError, EmptyBriefError, InputError
 from service.models import Brief, Provenance
 from service.pipeline import summarize_bytes
+from service.storage import open_store
+from service.storage.base import Store, brief_facts
+from service.templating import environment
 
 log = logging.getLogger("govbrief.api")
 
 _settings: Any = None
 _factory: Any = None
 _backends: dict[str, Backend] = {}
-_stores: dict[Path, BriefStore] = {}
+_store: Store | None = None
 
 
 def start(settings: Any, factory: Any) -> None:
@@ -38,6 +38,12 @@ def start(settings: Any, factory: Any) -> None:
     global _settings, _factory
     _settings, _factory = settings, factory
     _backends.clear()
+
+
+def start_renderer(settings: Any) -> None:
+    """The renderers' initializer: they read stored briefs, opened on first use."""
+    global _settings, _store
+    _settings, _store = settings, None
 
 
 def ready() -> bool:
@@ -54,6 +60,7 @@ class Done:
     provenance: Provenance
     full_json: bytes  # the Brief with source.text
     lean_json: bytes  # the Brief without it
+    facts: dict[str, Any]  # what the library lists it by (title, region, year, genre)
     seconds: float
 
 
@@ -83,6 +90,7 @@ def run(data: bytes, filename: str, backend: str) -> Done | Failed:
             brief.provenance,
             brief.model_dump_json().encode(),
             lean.model_dump_json().encode(),
+            brief_facts(brief.report),
             seconds,
         )
     except InputError as e:
@@ -97,21 +105,21 @@ def run(data: bytes, filename: str, backend: str) -> Done | Failed:
         return Failed("bug", traceback.format_exc())
 
 
-def _full(db: Path, brief_id: str) -> Brief | None:
-    store = _stores.get(db)
-    if store is None:
-        store = _stores[db] = BriefStore(db)
-    full = store.full(brief_id)
+def _full(brief_id: str) -> Brief | None:
+    global _store
+    if _store is None:
+        _store = open_store(_settings)
+    full = _store.full(brief_id)
     return Brief.model_validate_json(full) if full is not None else None
 
 
-def markdown(db: Path, brief_id: str) -> bytes | None:
-    brief = _full(db, brief_id)
+def markdown(brief_id: str) -> bytes | None:
+    brief = _full(brief_id)
     return render.to_markdown(brief).encode() if brief is not None else None
 
 
-def brief_page(db: Path, brief_id: str, signed_in: bool = False) -> bytes | None:
-    brief = _full(db, brief_id)
+def brief_page(brief_id: str, signed_in: bool = False) -> bytes | None:
+    brief = _full(brief_id)
     if brief is None:
         return None
     template = environment().get_template("brief.html")

@@ -27,6 +27,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from service import progress
 from service.chunk import extractable
 from service.document import Document, Extraction, Usage
 from service.errors import ConfigError, LLMError
@@ -34,13 +35,14 @@ from service.extract import ChunkResult, Pack, chunk_result_schema, pack_chunks
 from service.llm import plan, providers, structured
 from service.llm.accounting import cost_usd
 from service.llm.ask import Asker
-from service.llm.cache import AnswerCache, Note
+from service.llm.cache import AnswerCache, Cache, Note
 from service.llm.client import ChatClient, ChatRequest, OpenAIChatClient
 from service.llm.errors import AuthFailed
 from service.llm.overview import write_overview
 from service.llm.plan import Answer, Requests, RunStats
 from service.llm.transport import RetryBudget, RetryPolicy, Transport
 from service.models import schema_hash
+from service.progress import Progress
 from service.prompts import Prompt, load_prompt
 from service.settings import Settings
 
@@ -55,7 +57,7 @@ class OpenAIBackend:
         settings: Settings,
         *,
         client: ChatClient | None = None,
-        cache: AnswerCache | None = None,
+        cache: Cache | None = None,
         use_cache: bool = True,
         refresh: bool = False,
         retry: RetryPolicy | None = None,
@@ -69,7 +71,7 @@ class OpenAIBackend:
         self.settings = settings
         self.model: str = settings.llm_model
         self.client: ChatClient = client if client is not None else OpenAIChatClient.from_settings(settings)
-        self.cache = (
+        self.cache: Cache = (
             cache
             if cache is not None
             else AnswerCache(Path(settings.cache_dir) / "llm", enabled=use_cache, refresh=refresh)
@@ -160,6 +162,10 @@ class OpenAIBackend:
                 misses.append(pack)
             else:
                 answers[pack.id] = cached
+        total = sum(len(pack.parts) for pack, _ in planned)
+        done = total - sum(len(pack.parts) for pack in misses)
+        if done:
+            self._progress(run, done, total)
         if misses:
             workers = min(self.settings.llm_concurrency, len(misses))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="govbrief-llm") as pool:
@@ -167,6 +173,14 @@ class OpenAIBackend:
                 for future in as_completed(futures):
                     pack = futures[future]
                     exc = future.exception()
+                    done += len(pack.parts)
+                    try:
+                        self._progress(run, done, total)
+                    except BaseException:
+                        # The listener stopped the run (a cancelled job): send nothing more.
+                        for other in futures:
+                            other.cancel()
+                        raise
                     if exc is None:
                         answers[pack.id] = future.result()
                     elif isinstance(exc, AuthFailed):
@@ -205,6 +219,12 @@ class OpenAIBackend:
         except AuthFailed:
             run.aborted.set()
             raise
+
+    def _progress(self, run: RunStats, done: int, total: int) -> None:
+        """Chunks answered so far (cached or not) and what they cost, to `pipeline.run`'s listener."""
+        if progress.active():
+            meter = run.meter
+            progress.report(Progress(done, total, meter.calls, meter.prompt_tokens, meter.completion_tokens))
 
     # --- the pieces extract() is made of, public for the Batch API path ------------------------
 

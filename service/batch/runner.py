@@ -47,11 +47,11 @@ from service.batch.manifest import (
     write_manifest,
 )
 from service.batch.progress import BatchProgress, Counters, QuietProgress
-from service.document import Document, Extraction
 from service.errors import ConfigError, GovbriefError, LLMTransportError, PromptError
 from service.llm.errors import AuthFailed, ExtractionFailed
 from service.models import SECTION_NAMES, Brief
-from service.pipeline import summarize_path
+from service.pipeline import RunOptions, RunResult
+from service.pipeline import run as run_pipeline
 
 #: Seconds between rewrites of manifest.json during a run (the journal is written per report).
 MANIFEST_EVERY = 5.0
@@ -102,44 +102,21 @@ class Job:
     attempt: int = 1
 
 
-# --- observing the backend ----------------------------------------------------------------------
+# --- what a report's run said about its chunks ---------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ChunkFailures:
-    """What a report's `Extraction` said about its chunks without a usable answer."""
+    """The chunks of a report's run without a usable answer."""
 
     failed: list[tuple[str, str]]  # (chunk id, why), in the backend's order
     transient: bool = False  # some of them gave up on transport errors
 
     @classmethod
-    def of(cls, extraction: Extraction) -> ChunkFailures:
-        return cls(list(extraction.failed_chunks.items()), extraction.transient_failure)
-
-
-_NO_FAILURES = ChunkFailures([])
-
-
-class ObservedBackend:
-    """The batch's one backend, wrapped so the runner sees each report's `Extraction` (which chunks
-    failed, and whether on transport errors) without the pipeline having to return it. Per thread:
-    a report runs on one thread."""
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self._local = threading.local()
-
-    def extract(self, doc: Document) -> Extraction:
-        self._local.failures = _NO_FAILURES
-        extraction = self.inner.extract(doc)
-        self._local.failures = ChunkFailures.of(extraction)
-        return extraction
-
-    def take_failures(self) -> ChunkFailures:
-        failures: ChunkFailures = getattr(self._local, "failures", _NO_FAILURES)
-        self._local.failures = _NO_FAILURES
-        return failures
+    def of(cls, result: RunResult | None) -> ChunkFailures:
+        if result is None:
+            return cls([])
+        return cls(list(result.failed_chunks.items()), result.transient_failure)
 
 
 def _transient(exc: BaseException | None, failures: ChunkFailures) -> bool:
@@ -351,7 +328,7 @@ class BatchRunner:
         counters: Counters | None = None,
         limiter: AdaptiveLimiter | None = None,
     ) -> None:
-        self.backend = ObservedBackend(backend)
+        self.backend = backend
         self.inputs = inputs
         self.options = options
         self.counters = counters or Counters()
@@ -368,17 +345,17 @@ class BatchRunner:
     def _work(self, job: Job) -> _Outcome:
         started = time.perf_counter()
         exc: BaseException | None = None
-        brief: Brief | None = None
+        result: RunResult | None = None
         try:
-            brief = summarize_path(
+            result = run_pipeline(
                 job.input.path,
                 self.backend,
-                with_text=self.options.with_text,
-                chunk_max_tokens=self.options.chunk_max_tokens,
+                RunOptions(self.options.with_text, self.options.chunk_max_tokens),
             )
         except Exception as e:
             exc = e
-        failures = self.backend.take_failures()
+        brief: Brief | None = result.brief if result is not None else None
+        failures = ChunkFailures.of(result)
         failed = failures.failed
         elapsed = round((time.perf_counter() - started) * 1000)
         if (

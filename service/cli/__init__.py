@@ -29,6 +29,10 @@ from service.cli import summarize as _summarize  # noqa: E402
 app.command("summarize")(_summarize.summarize)
 app.command("serve")(_serve.serve)
 
+from service.cli import worker as _worker  # noqa: E402
+
+app.command("worker")(_worker.worker)
+
 from service.cli import batch as _batch  # noqa: E402
 
 app.command("batch")(_batch.batch)

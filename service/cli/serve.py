@@ -29,6 +29,15 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            max=64,
+            help="Job workers in this process (default GOVBRIEF_WORKERS, 2); 0: jobs are left to `govbrief worker`.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the briefs API (/v1/briefs, OpenAPI at /docs) and the brief pages (/) with uvicorn.
 
@@ -46,6 +55,8 @@ def serve(
     from service.api.server import ANSWER_SECONDS, GracefulServer
 
     settings = load_settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
     try:
         app = create_app(settings, warm=True)
     except (GovbriefError, OSError) as e:
@@ -58,7 +69,8 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     typer.echo(
         f"govbrief: serving on http://{shown}:{port}/ (backend {settings.default_backend()}, "
-        f"briefs in {settings.data_dir})",
+        f"briefs in {'PostgreSQL' if settings.database_url else settings.data_dir}, "
+        f"{settings.workers} job worker(s))",
         err=True,
     )
     config = uvicorn.Config(

@@ -20,7 +20,7 @@ from service.errors import LLMResponseError
 from service.extract import AnswerFormatError, ChunkResult, Pack, split_pack
 from service.llm import structured
 from service.llm.accounting import estimate_prompt_tokens
-from service.llm.cache import AnswerCache, Note
+from service.llm.cache import Cache, Note
 from service.llm.client import ChatClient, ChatRequest, ChatResponse
 from service.llm.errors import JsonWordRequired, ModeRejected, PromptTruncated, Truncated
 from service.llm.plan import Requests, RunStats, as_result
@@ -48,7 +48,7 @@ class Asker:
         transport: Transport,
         ladder: structured.Ladder,
         requests: Requests,
-        cache: AnswerCache,
+        cache: Cache,
         notes: Note,
         cache_key: Callable[[ChatRequest, str, str], str],
         reasks: int,

@@ -8,6 +8,9 @@ passed validation are stored; errors, invalid JSON and truncated answers never a
 `enabled=False` neither reads nor writes (`--no-cache`); `refresh=True` skips reads but writes the
 fresh answers (`--refresh`). diskcache is safe across threads and processes, so one cache can be
 shared by parallel chunks, the HTTP app's workers and batch runs.
+
+`Cache` is what the backend needs of a cache; with GOVBRIEF_DATABASE_URL set the answers live in
+PostgreSQL instead (`service.storage.pg_cache`), so no machine pays for an answer another cached.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import diskcache
 
@@ -29,6 +32,21 @@ def answer_key(**parts: Any) -> str:
     """A stable key over named parts (order-independent, JSON-serialisable values)."""
     data = json.dumps({"format": FORMAT, **parts}, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(data.encode()).hexdigest()
+
+
+class Cache(Protocol):
+    """Validated answers by key, plus small notes that are read even under `refresh`."""
+
+    enabled: bool
+    refresh: bool
+
+    def get(self, key: str) -> Any | None: ...
+    def set(self, key: str, value: Any) -> None: ...
+    def get_note(self, key: str) -> Any | None: ...
+    def set_note(self, key: str, value: Any) -> None: ...
+    def __len__(self) -> int: ...
+    def clear(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class AnswerCache:
@@ -74,7 +92,7 @@ class AnswerCache:
 class Note:
     """One small persisted fact in the cache (e.g. an endpoint's structured-output verdicts)."""
 
-    def __init__(self, cache: AnswerCache, key: str) -> None:
+    def __init__(self, cache: Cache, key: str) -> None:
         self.cache = cache
         self.key = key
 

@@ -12,13 +12,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from service.api import idempotency
+from service.api.auth import caller
 from service.api.deps import Authorized, BrieferDep, RendererDep, SettingsDep, StoreDep
 from service.api.examples import EXAMPLE_BRIEF
 from service.api.intake import disconnected, read_report, request_body_openapi
+from service.api.routes import jobs
 from service.api.sending import body_response
-from service.api.store import BriefStore
 from service.api.work import Renderer
 from service.models import Brief
+from service.storage.base import Store
 
 router = APIRouter(prefix="/v1/briefs", tags=["briefs"], dependencies=[Authorized])
 
@@ -67,6 +69,12 @@ _CREATED: dict[int | str, dict[str, Any]] = {
             "X-Brief-Id": {"description": "The new brief's id", "schema": {"type": "string"}},
         },
     },
+    202: {
+        "model": jobs.JobOut,
+        "description": "With `Prefer: respond-async`: the job, stored and queued; `Location` is "
+        "/v1/jobs/{id}, where its progress and then its brief's id are.",
+        "headers": {"Location": {"description": "/v1/jobs/{id}", "schema": {"type": "string"}}},
+    },
     **_errors(400, 401, 408, 409, 413, 415, 422, 429, 502, 503),
 }
 
@@ -84,15 +92,18 @@ async def create_brief(
 ) -> Response:
     """Brief a report sent as JSON (`text`) or as a file upload (`file`: txt, md, html, pdf, docx; UTF-8 or
     GBK). Every item cites the sentences that state it. Identical requests in flight share one run.
-    With an `Idempotency-Key` header, a retried request gets the brief the first one made."""
+    With an `Idempotency-Key` header, a retried request gets the brief the first one made. With
+    `Prefer: respond-async` the answer is `202` and a job at once (see `/v1/jobs`)."""
     report = await read_report(request, max_bytes=settings.max_upload_bytes)
+    if jobs.prefers_async(request):
+        return jobs.accepted(await jobs.submit(request, report, briefer))
     opts = report.options
     once = await idempotency.claim(request, report, store, time.time())
     try:
         if once is not None and once.brief_id is not None:
             return await _replay(once.brief_id, opts.format, store, renderer)
         created = await briefer.create(
-            report.data, report.filename, opts.backend, with_text=opts.with_text,
+            report.data, report.filename, opts.backend, with_text=opts.with_text, owner=caller(request),
             gone=lambda: disconnected(request),
         )  # fmt: skip
         if once is not None:
@@ -108,7 +119,7 @@ async def create_brief(
     return body_response(created.body, JSON, 201, headers)
 
 
-async def _replay(brief_id: str, format: str, store: BriefStore, renderer: Renderer) -> Response:
+async def _replay(brief_id: str, format: str, store: Store, renderer: Renderer) -> Response:
     headers = {"Location": f"/v1/briefs/{brief_id}", "X-Brief-Id": brief_id, "Idempotent-Replayed": "true"}
     if format == "md":
         return body_response(await _markdown(brief_id, renderer), MARKDOWN, 201, headers)
@@ -146,7 +157,7 @@ async def get_brief(brief_id: str, store: StoreDep) -> Response:
     return body_response(await run_in_threadpool(_body, brief_id, store), JSON)
 
 
-def _body(brief_id: str, store: BriefStore) -> bytes:
+def _body(brief_id: str, store: Store) -> bytes:
     body = store.body(brief_id)
     if body is None:
         raise _not_found(brief_id)

@@ -8,12 +8,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from service.api.auth import SESSION_COOKIE, Auth
+from service.api.auth import SESSION_COOKIE, Auth, caller
 from service.api.deps import Authorized, BrieferDep, RendererDep, SettingsDep
 from service.api.intake import disconnected, read_report
+from service.api.routes import jobs
 from service.api.templating import error_page, page, page_response
 from service.ingest import SUPPORTED_SUFFIXES
 from service.settings import Settings
+from service.storage.base import owner_of
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 
@@ -40,9 +42,13 @@ async def index(request: Request, settings: SettingsDep) -> Response:
 @router.post("/briefs", dependencies=[Authorized], include_in_schema=False)
 async def create_from_form(request: Request, settings: SettingsDep, briefer: BrieferDep) -> Response:
     report = await read_report(request, max_bytes=settings.max_upload_bytes)
+    if (report.options.backend or settings.default_backend()) == "openai":
+        # An LLM takes minutes: the browser waits on the job page, which shows the progress.
+        job = await jobs.submit(request, report, briefer)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
     created = await briefer.create(
         report.data, report.filename, report.options.backend, with_text=False,
-        gone=lambda: disconnected(request),
+        owner=caller(request), gone=lambda: disconnected(request),
     )  # fmt: skip
     # 303: the browser follows with a GET, so reloading the brief page does not post again.
     return RedirectResponse(f"/briefs/{created.id}", status_code=303)
@@ -76,7 +82,7 @@ async def login(
         return response
     if not auth.try_key(request, key):  # raises Throttled (429) while this client must wait
         return error_page(401, "密钥不正确。", next=_local(next))
-    cookie = await run_in_threadpool(auth.sessions.open)
+    cookie = await run_in_threadpool(auth.sessions.open, owner_of(key))
     response.set_cookie(
         SESSION_COOKIE, cookie, max_age=settings.session_ttl, httponly=True, samesite="strict",
         secure=request.url.scheme == "https", path="/",
