@@ -71,7 +71,9 @@ def make_repo(tmp_path: Path, *, test_split: bool = False) -> Path:
         json.dumps(GOLDEN, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     if test_split:
-        (root / "reports" / "qinghe_test.txt").write_text(REPORT.replace("青禾区", "青苗区"), encoding="utf-8")
+        (root / "reports" / "qinghe_test.txt").write_text(
+            REPORT.replace("青禾区", "青苗区"), encoding="utf-8"
+        )
         other = json.loads(json.dumps(GOLDEN, ensure_ascii=False).replace("青禾区", "青苗区"))
         other.update(report="reports/qinghe_test.txt", split="test")
         (golden_dir / "qinghe_test.json").write_text(

@@ -87,8 +87,14 @@ def test_three_runs_missed_entries_link_to_the_closest_unmatched_item(tmp_path: 
     a = rules_run(golden_dir, label="v1")
     # v2: the item for the second problem keeps the golden title but cites another sentence (found,
     # not cited); v3: a near title citing another sentence (missed; the closest unmatched item).
-    b = rescore(_recite(a, golden_dir, "行政执法规范化水平仍需提升", "执法规范化水平需提升", "对标示范指标查漏补缺"), goldens)
-    c = rescore(_recite(a, golden_dir, "行政执法规范化水平仍需提升", "行政执法规范化水平", "对标示范指标查漏补缺"), goldens)
+    b = rescore(
+        _recite(a, golden_dir, "行政执法规范化水平仍需提升", "执法规范化水平需提升", "对标示范指标查漏补缺"),
+        goldens,
+    )
+    c = rescore(
+        _recite(a, golden_dir, "行政执法规范化水平仍需提升", "行政执法规范化水平", "对标示范指标查漏补缺"),
+        goldens,
+    )
     problems = b.reports[0].scores.sections["problems"]
     assert (problems.matched, problems.found, problems.predicted) == (2, 3, 3)
     assert problems.recall < problems.found_recall == 1.0
@@ -133,15 +139,29 @@ def test_compare_cli_takes_runs_by_label(tmp_path: Path) -> None:
     golden_dir = make_repo(tmp_path)
     runs = golden_dir.parent / "runs"
     for label in ("one", "two", "three"):
-        result = CliRunner().invoke(app, ["eval", "-b", "rules", "--golden", str(golden_dir), "--label", label])
+        result = CliRunner().invoke(
+            app, ["eval", "-b", "rules", "--golden", str(golden_dir), "--label", label]
+        )
         assert result.exit_code == 0, result.output
     save_record(rules_run(golden_dir), tmp_path / "elsewhere.json")
     out = tmp_path / "cmp.html"
     result = CliRunner().invoke(
-        app, ["eval", "compare", "one", "two", "three", str(tmp_path / "elsewhere.json"), "-o", str(out), "--golden", str(golden_dir)]
+        app,
+        [
+            "eval",
+            "compare",
+            "one",
+            "two",
+            "three",
+            str(tmp_path / "elsewhere.json"),
+            "-o",
+            str(out),
+            "--golden",
+            str(golden_dir),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert result.output.count("items F1 1.000 → 1.000") == 3
-    assert sorted(runs.glob("*.json")) and out.read_text(encoding="utf-8").count('<th>elsewhere</th>') >= 1
+    assert sorted(runs.glob("*.json")) and out.read_text(encoding="utf-8").count("<th>elsewhere</th>") >= 1
     result = CliRunner().invoke(app, ["eval", "compare", "one", "--golden", str(golden_dir)])
     assert result.exit_code == 2 and "two or more runs" in result.stderr

@@ -46,7 +46,13 @@ def test_counts_show_what_precision_hides(tmp_path: Path) -> None:
     record.reports[0].warnings += WARNINGS[:2]
     scored = rescore(record, goldens)
     problems = scored.reports[0].scores.sections["problems"]
-    assert (problems.golden, problems.predicted, problems.matched, problems.found, problems.dropped) == (3, 0, 0, 0, 2)
+    assert (problems.golden, problems.predicted, problems.matched, problems.found, problems.dropped) == (
+        3,
+        0,
+        0,
+        0,
+        2,
+    )
     assert problems.recall == 0.0 and problems.f1 == 0.0
     assert scored.scores.items.dropped == 2
 
@@ -59,7 +65,9 @@ def test_table_groups_by_genre_and_split_and_json_has_both(tmp_path: Path) -> No
     out = result.stdout
     assert "法治政府建设年度报告 (2)" in out and "split dev" in out and "split test" in out
     assert "golden/predicted/matched(cited)/found/dropped" in out and "3/3/3/3/0" in out
-    result = runner.invoke(app, ["eval", "-b", "rules", *g, "--split", "test", "--format", "json", "--label", "t"])
+    result = runner.invoke(
+        app, ["eval", "-b", "rules", *g, "--split", "test", "--format", "json", "--label", "t"]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert [r["id"] for r in summary["reports"]] == ["qinghe_test"] and summary["split"] == "test"
@@ -67,6 +75,8 @@ def test_table_groups_by_genre_and_split_and_json_has_both(tmp_path: Path) -> No
     section = summary["genres"]["rule_of_law_report"]["sections"]["problems"]
     assert section["recall"] == {"mean": 1.0, "sd": None} and section["dropped"] == 0
     assert load_record(next((tmp_path / "runs").glob("*-t.json"))).settings.split == "test"
-    result = runner.invoke(app, ["eval", "-b", "rules", *g, "--split", "test", "--format", "json", "--baseline", "t"])
+    result = runner.invoke(
+        app, ["eval", "-b", "rules", *g, "--split", "test", "--format", "json", "--baseline", "t"]
+    )
     assert result.exit_code == 0, result.stderr  # a baseline of the test split, found by its label
     assert json.loads(result.stdout)["drift"] == []

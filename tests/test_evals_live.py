@@ -4,7 +4,9 @@ repeats and spread, drift judged against an LLM baseline, --bless guards, --dry-
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,7 +56,17 @@ def _no_problems(request: RecordedRequest) -> Reply:
 
 def _eval(golden_dir: Path, *args: str) -> tuple[int, str, str]:
     result = runner.invoke(
-        app, ["eval", "-b", "openai", "--golden", str(golden_dir), "--runs-dir", str(golden_dir.parent / "runs"), *args]
+        app,
+        [
+            "eval",
+            "-b",
+            "openai",
+            "--golden",
+            str(golden_dir),
+            "--runs-dir",
+            str(golden_dir.parent / "runs"),
+            *args,
+        ],
     )
     return result.exit_code, result.stdout, result.stderr
 
@@ -62,14 +74,18 @@ def _eval(golden_dir: Path, *args: str) -> tuple[int, str, str]:
 def test_live_then_cached_then_drift(fake: FakeOpenAI, tmp_path: Path) -> None:
     golden_dir = make_repo(tmp_path, test_split=True)
 
-    code, out, err = _eval(golden_dir, "--repeat", "3", "--refresh", "--format", "json", "--label", "v1", "--bless", "llm")
+    code, out, err = _eval(
+        golden_dir, "--repeat", "3", "--refresh", "--format", "json", "--label", "v1", "--bless", "llm"
+    )
     assert code == 0, err
     live = json.loads(out)  # stdout is the JSON summary alone
     calls = len(fake.chat_requests())
     assert live["repeat"] == 3 and live["live_calls"] == calls > 0
     assert live["cached_reports"] == 0 and live["drift"] == []
     problems = live["overall"]["sections"]["problems"]
-    assert set(problems["recall"]) == {"mean", "sd"} and problems["recall"]["sd"] == 0.0  # a deterministic stand-in
+    assert (
+        set(problems["recall"]) == {"mean", "sd"} and problems["recall"]["sd"] == 0.0
+    )  # a deterministic stand-in
     assert problems["golden"] == 6 and problems["predicted"] >= 1
     assert set(live["genres"]) == {"rule_of_law_report"} and set(live["splits"]) == {"dev", "test"}
     assert live["cost_usd"] > 0 and all(r["model_called"] for r in live["reports"])
@@ -148,7 +164,10 @@ def test_prompts_dir_reaches_the_requests_and_the_record(fake: FakeOpenAI, tmp_p
     for prompt_id in ("extract", "overview"):
         shutil.copytree(default_prompts_dir() / prompt_id, mine / prompt_id)
     path = sorted((mine / "extract").glob("v*.toml"))[-1]
-    path.write_text(path.read_text(encoding="utf-8").replace("system = '''", "system = '''\n【改动标记】", 1), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("system = '''", "system = '''\n【改动标记】", 1),
+        encoding="utf-8",
+    )
     code, out, _ = _eval(golden_dir, "--dry-run", "--prompts-dir", str(mine))
     assert code == 0 and "【改动标记】" in out
     code, _, err = _eval(golden_dir, "--prompts-dir", str(mine), "--label", "edited")
@@ -161,10 +180,18 @@ def test_prompts_dir_reaches_the_requests_and_the_record(fake: FakeOpenAI, tmp_p
 
 def test_reasks_and_modes_are_recorded_and_verbose_shows_each_call(fake: FakeOpenAI, tmp_path: Path) -> None:
     golden_dir = make_repo(tmp_path)
-    fake.enqueue(chat_reply("这不是 JSON"))  # the first answer is unusable: one re-ask
+
+    def answer_the_first_ask(request: RecordedRequest) -> Reply:
+        # A re-ask ends with the complaint; the sentences are in the first user message.
+        asked = dataclasses.replace(request, json={**request.json, "messages": request.messages[:2]})
+        return chat_reply(json.dumps(extraction_answer(asked), ensure_ascii=False), request=request)
+
+    fake.enqueue(chat_reply("这不是 JSON"), answer_the_first_ask)  # one unusable answer: one re-ask
     code, out, err = _eval(golden_dir, "-v", "--label", "v")
     assert code == 0, err
-    assert err.count("HTTP Request: POST") == len(fake.chat_requests()) >= 3
+    assert len(re.findall(r"^  call \d+: ", err, flags=re.M)) == len(fake.chat_requests()) == 3
+    assert "call 1: sentences s" in err and "json_schema → stop" in err and ", re-ask 1 → stop" in err
+    assert API_KEY not in err
     record = load_record(next((golden_dir.parent / "runs").glob("*-v.json")))
     llm = record.reports[0].llm
     assert llm is not None and llm.reasks == 1 and llm.rejected_modes == [] and llm.splits == 0
@@ -188,7 +215,11 @@ def test_the_judge_is_reported_beside_the_scores(fake: FakeOpenAI, tmp_path: Pat
     def judging(request: RecordedRequest) -> Reply:
         if "核查员" not in request.message("system"):
             return auto_responder(request)
-        numbers = [int(line[1 : line.index("]")]) for line in request.message("user").splitlines() if line.startswith("[")]
+        numbers = [
+            int(line[1 : line.index("]")])
+            for line in request.message("user").splitlines()
+            if line.startswith("[")
+        ]
         verdicts = [{"n": n, "faithful": n != 1, "reason": "测试"} for n in numbers]
         return chat_reply(json.dumps({"verdicts": verdicts}, ensure_ascii=False), request=request)
 

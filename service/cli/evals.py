@@ -33,7 +33,7 @@ from service.evals import compare as compare_mod
 from service.evals import drift as drift_mod
 from service.evals.dropped import summarize_dropped
 from service.evals.golden import GoldenReport, load_golden_dir
-from service.evals.record import ReportRecord, RunRecord, Scores
+from service.evals.record import CacheMode, ReportRecord, RunRecord, Scores
 from service.evals.runner import (
     bless_refusal,
     load_record,
@@ -128,15 +128,13 @@ def _cell(values: list[float], digits: int = 2) -> str:
 
 def _prf(samples: list[Scores], section: str | None) -> str:
     """precision recall F1 (cited) · found F1, each a mean±sd over repeats."""
-    parts = [s.items if section is None else s.sections.get(section) for s in samples]
-    parts = [p for p in parts if p is not None]
+    found = [s.items if section is None else s.sections.get(section) for s in samples]
+    parts = [p for p in found if p is not None]
     if not parts:
         return "—"
     # Nothing predicted: precision is vacuous, shown as a dash rather than a perfect 1.00.
     precision = (
-        "—"
-        if all(p.predicted == 0 and p.golden for p in parts)
-        else _cell([p.precision for p in parts])
+        "—" if all(p.predicted == 0 and p.golden for p in parts) else _cell([p.precision for p in parts])
     )
     return (
         f"{precision} {_cell([p.recall for p in parts])} {_cell([p.f1 for p in parts])}"
@@ -170,10 +168,26 @@ def _rows(record: RunRecord) -> list[tuple[str, str, str, list[Scores], bool]]:
     for genre in genres:
         members = [r for r in record.reports if r.genre == genre]
         for r in members:
-            rows.append((_name(r), r.split or "", _CACHE_WORDS[r.cache], [b[r.id].scores for b in by_id if r.id in b], False))
+            rows.append(
+                (
+                    _name(r),
+                    r.split or "",
+                    _CACHE_WORDS[r.cache],
+                    [b[r.id].scores for b in by_id if r.id in b],
+                    False,
+                )
+            )
         if len(genres) > 1 or genre is not None:
             label = genre.label_zh if isinstance(genre, Genre) else "reports"
-            rows.append((f"{label} ({len(members)})", "", "", sample_scores(record, f"genre:{genre.value}") if genre else [], True))
+            rows.append(
+                (
+                    f"{label} ({len(members)})",
+                    "",
+                    "",
+                    sample_scores(record, f"genre:{genre.value}") if genre else [],
+                    True,
+                )
+            )
     splits = list(dict.fromkeys(r.split for r in record.reports if r.split))
     if len(splits) > 1:
         for split in splits:
@@ -222,7 +236,18 @@ def score_tables(record: RunRecord) -> list[Table]:
             style="bold" if total else None,
         )
     other = Table(title=f"{title} · model, metadata, grounding, cost", box=box.SIMPLE_HEAD)
-    for col in ("report", "model", "meta acc", "grounded", "schema ok", "category", "tokens", "calls", "cost USD", "ms"):
+    for col in (
+        "report",
+        "model",
+        "meta acc",
+        "grounded",
+        "schema ok",
+        "category",
+        "tokens",
+        "calls",
+        "cost USD",
+        "ms",
+    ):
         other.add_column(col, justify="left" if col in ("report", "model") else "right", no_wrap=True)
     for name, _, called, samples, total in rows:
         s = samples[0]
@@ -293,35 +318,46 @@ def _progress(repeat: int) -> Callable[[ReportRecord, int], None]:
         else:
             called = {"live": "model called", "cached": "cached, model not called", "mixed": "partly cached"}
             how = called.get(rec.cache)
-            status = f"items F1 {s.items.f1:.2f}, {s.latency_ms} ms" + (f", {how}, {s.live_calls} call(s)" if how else "")
+            status = f"items F1 {s.items.f1:.2f}, {s.latency_ms} ms" + (
+                f", {how}, {s.live_calls} call(s)" if how else ""
+            )
         prefix = f"[{k + 1}/{repeat}] " if repeat > 1 else ""
         typer.echo(f"{prefix}{rec.id}: {status}", err=True)
 
     return show
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     table = "table"
     json = "json"
 
 
-class SplitName(str, enum.Enum):
+class SplitName(enum.StrEnum):
     dev = "dev"
     test = "test"
 
 
-def _verbose_logging() -> None:
-    """-v: one stderr line per HTTP call (httpx logs each request it sends) and each re-ask,
-    rejected mode and split (govbrief.llm). Neither ever logs the API key."""
+def _verbose_client(settings: Settings) -> dict[str, object]:
+    """-v: the backend is built with a client that prints one stderr line per call (and the LLM
+    layer's re-asks, rejected modes and splits are logged to stderr too)."""
+    from service.evals.calls import VerboseClient
+    from service.llm.client import OpenAIChatClient
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("  %(threadName)s %(name)s: %(message)s"))
-    for name in ("httpx", "govbrief.llm", "govbrief.evals"):
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.INFO)
-        logger.addHandler(handler)
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    logger = logging.getLogger("govbrief.llm")
+    logger.setLevel(logging.INFO)
+    logger.handlers = [handler]
+    try:
+        client = OpenAIChatClient.from_settings(settings)
+    except GovbriefError as e:
+        fail(str(e))
+    return {"client": VerboseClient(client, functools.partial(typer.echo, err=True))}
 
 
-def print_requests(engine: Backend, goldens: list[GoldenReport], chunk_max_tokens: int, as_json: bool) -> None:
+def print_requests(
+    engine: Backend, goldens: list[GoldenReport], chunk_max_tokens: int, as_json: bool
+) -> None:
     """`--dry-run`: the chat requests the backend would send for each report, without sending one."""
     plan = getattr(engine, "plan_requests", None)
     if plan is None:
@@ -338,7 +374,14 @@ def print_requests(engine: Backend, goldens: list[GoldenReport], chunk_max_token
         for pack, request in plan(doc):
             body = request.body()
             if as_json:
-                out.append({"report": golden.id, "pack": pack.id, "url": f"{base_url}/chat/completions", "body": body})
+                out.append(
+                    {
+                        "report": golden.id,
+                        "pack": pack.id,
+                        "url": f"{base_url}/chat/completions",
+                        "body": body,
+                    }
+                )
             else:
                 typer.echo(f"### {golden.id} · request {pack.id} · POST {base_url}/chat/completions")
                 typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
@@ -388,7 +431,8 @@ def eval_run(
     baseline: Annotated[
         str | None,
         typer.Option(
-            "--baseline", help="Fail (exit 1) when a score drops below this run (path, label or baseline name)."
+            "--baseline",
+            help="Fail (exit 1) when a score drops below this run (path, label or baseline name).",
         ),
     ] = None,
     tolerance: Annotated[
@@ -401,7 +445,9 @@ def eval_run(
     ] = None,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Let --bless replace a baseline of another backend, model or golden set."),
+        typer.Option(
+            "--force", help="Let --bless replace a baseline of another backend, model or golden set."
+        ),
     ] = False,
     runs_dir: Annotated[
         Path | None, typer.Option("--runs-dir", help="Where run records go (default: evals/runs).")
@@ -471,7 +517,9 @@ def eval_run(
             fail(f"{golden_dir}: no golden report in split {split_name}")
     base = None
     if baseline is not None:
-        base = _select_split(rescore(_load(_resolve_record(baseline, golden_dir, runs_dir)), goldens), split_name)
+        base = _select_split(
+            rescore(_load(_resolve_record(baseline, golden_dir, runs_dir)), goldens), split_name
+        )
 
     written = None
     if from_run is not None:
@@ -480,23 +528,28 @@ def eval_run(
         settings = load_settings()
         updates: dict[str, object] = {
             k: v
-            for k, v in (("llm_model", model), ("prompt_version", prompt_version), ("prompts_dir", prompts_dir))
+            for k, v in (
+                ("llm_model", model),
+                ("prompt_version", prompt_version),
+                ("prompts_dir", prompts_dir),
+            )
             if v is not None
         }
         settings = settings.model_copy(update=updates) if updates else settings
         name_asked = backend.value if backend else None
-        engine = backend_from_options(name_asked, settings, no_cache=no_cache, refresh=refresh)
+        calls: dict[str, object] = {}
+        if verbose and not dry_run and (name_asked or settings.default_backend()) == "openai":
+            calls = _verbose_client(settings)
+        engine = backend_from_options(name_asked, settings, no_cache=no_cache, refresh=refresh, **calls)
         if dry_run:
             print_requests(engine, goldens, settings.chunk_max_tokens, as_json)
             return
-        if verbose:
-            _verbose_logging()
         # Every repeat after the first must call the model: it neither reads nor writes the cache.
         again = None
         if repeat > 1 and engine.name != "rules":
-            again = backend_from_options(engine.name, settings, no_cache=True)
+            again = backend_from_options(engine.name, settings, no_cache=True, **calls)
         name = label or _default_label(engine.name, settings.llm_model, settings.prompt_version)
-        cache_mode = "off" if no_cache else "refresh" if refresh else "used"
+        cache_mode: CacheMode = "off" if no_cache else "refresh" if refresh else "used"
         record = run_golden(
             goldens,
             engine,
@@ -553,7 +606,9 @@ def _select_split(record: RunRecord, split: str | None) -> RunRecord:
     if split is None:
         return record
     out = record.model_copy(deep=True)
-    for sample in (out, *out.repeats):
+    out.reports = [r for r in out.reports if r.split in (None, split)]
+    out.scores = aggregate([r.scores for r in out.reports])
+    for sample in out.repeats:
         sample.reports = [r for r in sample.reports if r.split in (None, split)]
         sample.scores = aggregate([r.scores for r in sample.reports])
     return out

@@ -39,7 +39,10 @@ CLOSEST_MIN = 50.0
 #: Warning kinds for the summary at the top: (pattern, kind), first match wins.
 _WARNING_KINDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^dropped \w+ item .*no evidence could be grounded"), "item dropped: evidence not grounded"),
-    (re.compile(r"item .* dropped: it cites sentence ids not in the chunk"), "item dropped: ids outside chunk"),
+    (
+        re.compile(r"item .* dropped: it cites sentence ids not in the chunk"),
+        "item dropped: ids outside chunk",
+    ),
     (re.compile(r"cited sentence ids outside its chunk ignored"), "ids outside chunk ignored"),
     (re.compile(r"no usable answer"), "chunk or overview without a usable answer"),
     (re.compile(r"metric .*(dropped|not found)"), "metric dropped"),
@@ -116,7 +119,16 @@ def _fmt(name: str, value: float | None) -> str:
         return "—"
     if name == "cost_usd":
         return f"${value:.4f}"
-    if name in ("tokens", "calls", "latency_ms", "cache_hits", "errors", "dropped", "live_calls", "cached_reports"):
+    if name in (
+        "tokens",
+        "calls",
+        "latency_ms",
+        "cache_hits",
+        "errors",
+        "dropped",
+        "live_calls",
+        "cached_reports",
+    ):
         return f"{int(value)}"
     return f"{value:.3f}"
 
@@ -220,7 +232,9 @@ def _section_rows(rid: str, section: str, reports: list[ReportRecord | None]) ->
                     continue
             if ii is not None:
                 used[k].add(ii)
-            cells.append(Cell(items[k][ii] if ii is not None else None, "matched" if ii is not None else "missed"))
+            cells.append(
+                Cell(items[k][ii] if ii is not None else None, "matched" if ii is not None else "missed")
+            )
         statuses = {c.status for c in cells}
         if len(statuses) > 1:
             cls = "diff"
@@ -284,7 +298,9 @@ def _cost_line(r: ReportRecord | None) -> str:
         return "—"
     s = r.scores
     cost = "no cost" if s.cost_usd is None else f"${s.cost_usd:.4f}"
-    how = {"cached": ", cached (model not called; cost when made)", "mixed": ", partly cached"}.get(r.cache, "")
+    how = {"cached": ", cached (model not called; cost when made)", "mixed": ", partly cached"}.get(
+        r.cache, ""
+    )
     return f"{s.latency_ms} ms, {cost}, {s.tokens} tokens, {s.calls} calls{how}"
 
 
@@ -315,7 +331,8 @@ def build_view(runs: list[RunRecord], names: list[str] | None = None) -> dict[st
                 genre=either.genre.label_zh if either.genre else "",
                 split=either.split or "",
                 scores=score_rows(
-                    [r.scores if r else None for r in recs], [r is not None and r.cache == "live" for r in recs]
+                    [r.scores if r else None for r in recs],
+                    [r is not None and r.cache == "live" for r in recs],
                 ),
                 sections=sections,
                 errors=[r.error if r else "not in this run" for r in recs],

@@ -22,7 +22,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         "no evidence could be grounded",
     ),
     (
-        re.compile(r"^chunk \S+: item (?P<title>'.*'|\".*\") dropped: it cites sentence ids not in the chunk"),
+        re.compile(
+            r"^chunk \S+: item (?P<title>'.*'|\".*\") dropped: it cites sentence ids not in the chunk"
+        ),
         "cites sentence ids outside its chunk",
     ),
     (

@@ -10,6 +10,7 @@ leaves its items without a verdict (None), and the run goes on.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from service.errors import ConfigError, LLMError
 from service.evals.record import Judged, ReportRecord
 from service.extract import AnswerFormatError, extract_json
-from service.llm.client import ChatClient, ChatRequest, OpenAIChatClient
+from service.llm.client import ChatClient, ChatRequest, ChatResponse, OpenAIChatClient
 from service.llm.transport import RetryBudget, RetryPolicy, Transport
 from service.models import SECTION_NAMES
 from service.prompts import Prompt, load_prompt
@@ -66,7 +67,11 @@ class Judge:
             threading.BoundedSemaphore(settings.llm_concurrency),
             RetryBudget.from_settings(settings),
         )
-        prompt = load_prompt(PROMPT_ID, None, settings.prompts_dir) if _has_judge(settings) else load_prompt(PROMPT_ID)
+        prompt = (
+            load_prompt(PROMPT_ID, None, settings.prompts_dir)
+            if _has_judge(settings)
+            else load_prompt(PROMPT_ID)
+        )
         return cls(client or OpenAIChatClient.from_settings(settings), transport, prompt, settings.llm_model)
 
     def request(self, items: list[dict[str, Any]]) -> ChatRequest:
@@ -102,10 +107,10 @@ class Judge:
                 }
                 for k, (section, _, item) in enumerate(batch)
             ]
+            request = self.request(items)
             try:
                 response = self.transport.call(
-                    lambda timeout, req=self.request(items): self.client.complete(req, timeout=timeout),
-                    describe=f"judge {record.id}",
+                    functools.partial(self._complete, request), describe=f"judge {record.id}"
                 )
                 verdicts = parse_verdicts(response.content)
                 failure = ""
@@ -118,6 +123,9 @@ class Judge:
                 else:
                     out.append(Judged(section=section, item=i, faithful=v.faithful, reason=v.reason))
         return out
+
+    def _complete(self, request: ChatRequest, timeout: float) -> ChatResponse:
+        return self.client.complete(request, timeout=timeout)
 
 
 def _has_judge(settings: Settings) -> bool:

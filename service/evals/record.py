@@ -23,6 +23,8 @@ RECORD_VERSION = 2
 #: `cached` (every answer from the answer cache, the model not called), `mixed`, or `none` (a
 #: backend without a model, e.g. rules).
 CacheState = Literal["live", "cached", "mixed", "none"]
+#: How a run used the answer cache: read and write it, refresh (ask, overwrite), or off (--no-cache).
+CacheMode = Literal["used", "refresh", "off"]
 
 
 class _Record(BaseModel):
@@ -289,8 +291,7 @@ class RunSettings(_Record):
     govbrief_version: str | None = None
     prompts_dir: str | None = None
     prompts: list[PromptText] = Field(default_factory=list)
-    #: used (read and write), refresh (ask, overwrite) or off (--no-cache); None: no model
-    cache: Literal["used", "refresh", "off"] | None = None
+    cache: CacheMode | None = None  # None: no model
     repeat: int = 1
     split: str | None = None  # None: every split
     judge_prompt: PromptText | None = None

@@ -24,6 +24,7 @@ from service.errors import GovbriefError, PromptError
 from service.evals.golden import EvalError, GoldenReport, golden_set_hash
 from service.evals.record import (
     RECORD_FORMAT,
+    CacheMode,
     Cost,
     LLMStats,
     PromptText,
@@ -198,7 +199,7 @@ def run_settings(
     golden_dir: Path | str,
     goldens: list[GoldenReport],
     *,
-    cache: str | None = None,
+    cache: CacheMode | None = None,
     repeat: int = 1,
     split: str | None = None,
 ) -> RunSettings:

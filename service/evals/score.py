@@ -114,7 +114,8 @@ def evaluate_report(golden: GoldenReport, record: ReportRecord, text: str | None
     index = TextIndex(text) if text is not None else None
     previous = {(section, canon(ref.quote)): ref for section, refs in record.golden.items() for ref in refs}
 
-    rec.golden, rec.matches, rec.found, sections = {}, {}, {}, {}
+    rec.golden, rec.matches, rec.found = {}, {}, {}
+    sections: dict[str, SectionScore] = {}
     category_pairs = category_agreed = 0
     for section in SECTION_NAMES:
         refs = _golden_refs(golden, section, index, previous)
@@ -194,7 +195,7 @@ def aggregate(per_report: list[Scores]) -> Scores:
     n = len(per_report)
     if n == 0:
         return Scores(reports=0, schema_valid_rate=0.0)
-    sections = {}
+    sections: dict[str, SectionScore] = {}
     for section in SECTION_NAMES:
         pooled = SectionScore.of(0, 0, 0)
         for s in per_report:

@@ -6,6 +6,7 @@ score becomes a mean with a sample standard deviation (None with one sample: no 
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Callable
@@ -73,12 +74,16 @@ def scopes(record: RunRecord) -> dict[str, Callable[[ReportRecord], bool]]:
     """Every scope scores are pooled over: overall, `genre:<g>`, `split:<s>`, and each report id."""
     out: dict[str, Callable[[ReportRecord], bool]] = {OVERALL: lambda r: True}
     for genre in dict.fromkeys(r.genre for r in record.reports if r.genre is not None):
-        out[f"genre:{genre.value}"] = lambda r, g=genre: r.genre == g
+        out[f"genre:{genre.value}"] = functools.partial(_has, "genre", genre)
     for split in dict.fromkeys(r.split for r in record.reports if r.split is not None):
-        out[f"split:{split}"] = lambda r, s=split: r.split == s
+        out[f"split:{split}"] = functools.partial(_has, "split", split)
     for r in record.reports:
-        out[r.id] = lambda x, rid=r.id: x.id == rid
+        out[r.id] = functools.partial(_has, "id", r.id)
     return out
+
+
+def _has(field: str, value: object, report: ReportRecord) -> bool:
+    return bool(getattr(report, field) == value)
 
 
 def sample_scores(record: RunRecord, scope: str) -> list[Scores]:

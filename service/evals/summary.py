@@ -66,7 +66,9 @@ def scope_summary(samples: list[Scores]) -> dict[str, Any]:
     return out
 
 
-def run_summary(record: RunRecord, *, drift: Drift | None = None, run_path: str | None = None) -> dict[str, Any]:
+def run_summary(
+    record: RunRecord, *, drift: Drift | None = None, run_path: str | None = None
+) -> dict[str, Any]:
     samples = record.samples()
     genres = list(dict.fromkeys(r.genre.value for r in record.reports if r.genre is not None))
     splits = list(dict.fromkeys(r.split for r in record.reports if r.split is not None))
