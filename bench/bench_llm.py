@@ -213,9 +213,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from service.backends.openai_backend import DEFAULT_PACK_TOKENS
-
-    pack = args.pack_tokens if args.pack_tokens is not None else DEFAULT_PACK_TOKENS
+    pack = args.pack_tokens if args.pack_tokens is not None else Settings().llm_pack_tokens
     bench(args, pack, verbose=True)
     if args.sweep:
         print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from service.models import Category
+from service.vocab import NEXT_TIME, PLAN_NOUNS, PROBLEM_NOUNS
 
 # Order breaks ties: the more specific areas first.
 _KEYWORDS: list[tuple[Category, str]] = [
@@ -54,11 +55,10 @@ def categorize(title: str, body: str = "") -> Category:
 
 # --- headings that only name a part of the report ---------------------------------------------------
 
-_PROBLEM_WORD = r"(?:当前|目前|工作中|仍然|还|一些)?(?:存在的?|面临的?|主要的?|突出的?)?(?:问题|不足|短板|差距|困难|薄弱环节|瓶颈)"
+_PROBLEM_WORD = rf"(?:当前|目前|工作中|仍然|还|一些)?(?:存在的?|面临的?|主要的?|突出的?)?(?:{PROBLEM_NOUNS})"
 _PLAN_WORD = (
-    r"(?:(?:下一步|下步|今后|明年|来年|新的一年|\d{4}年度?)的?)?(?:法治政府建设)?(?:主要)?(?:工作)?"
-    r"(?:打算|计划|安排|思路|重点|目标|设想|举措|措施|方向|建议|展望)"
-    r"|(?:下一步|下步|今后|明年|来年|新的一年|\d{4}年度?)的?(?:主要)?(?:工作)?"
+    rf"(?:(?:{NEXT_TIME}|\d{{4}}年度?)的?)?(?:法治政府建设)?(?:主要)?(?:工作)?(?:{PLAN_NOUNS})"
+    rf"|(?:{NEXT_TIME}|\d{{4}}年度?)的?(?:主要)?(?:工作)?"
 )
 _PART = rf"(?:{_PROBLEM_WORD}|{_PLAN_WORD})"
 _SECTION_WORD = re.compile(rf"^{_PART}(?:(?:和|与|及|暨|、|以及){_PART})*(?:如下)?$")

@@ -201,6 +201,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    structured_output: str | None = None  # the structured-output mode of the LLM's answers
 
 
 @dataclass
@@ -217,3 +218,6 @@ class Extraction:
     #: What this one call did, backend-specific (the openai backend: its `RunStats`). Per call, so
     #: concurrent extractions on one backend never see each other's numbers.
     stats: Any = field(default=None, repr=False, compare=False)
+    #: Items the LLM proposed before any was dropped (None for backends that propose none): a brief
+    #: whose every proposed item was dropped is an error, not an empty brief.
+    proposed: int | None = None

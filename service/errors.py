@@ -68,5 +68,10 @@ class LLMResponseError(LLMError):
     """The endpoint answered, but not with something we can use (after the re-asks)."""
 
 
+class EmptyBriefError(LLMResponseError):
+    """The LLM proposed items and every one was dropped (cited ids it was not shown, or evidence
+    that could not be grounded): an empty brief would look like a report with nothing in it."""
+
+
 class PromptError(GovbriefError):
     """A prompt file that is missing, malformed, or rendered without a variable it needs."""

@@ -14,7 +14,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -165,11 +165,22 @@ def _strict(node: Any, defs: dict[str, Any]) -> Any:
     return out
 
 
-def chunk_result_schema() -> dict[str, Any]:
+def chunk_result_schema(field_order: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The chunk-result JSON Schema in the form OpenAI's strict mode and llama.cpp's grammar accept:
-    no $refs, every property required, no additional properties."""
+    no $refs, every property required, no additional properties. `field_order` reorders an item's
+    fields (strict decoders write them in schema order: evidence first makes the model pick the
+    sentences before it words the title)."""
     raw = ChunkResult.model_json_schema()
     schema: dict[str, Any] = _strict(raw, raw.get("$defs", {}))
+    if field_order:
+        item = schema["properties"]["items"]["items"]
+        props = item["properties"]
+        unknown = [f for f in field_order if f not in props]
+        if unknown:
+            raise ValueError(f"field_order names unknown fields: {', '.join(unknown)}")
+        ordered = [*field_order, *(f for f in props if f not in field_order)]
+        item["properties"] = {f: props[f] for f in ordered}
+        item["required"] = ordered
     return schema
 
 

@@ -26,7 +26,6 @@ import charset_normalizer
 from lxml import html as lxml_html
 
 from service.document import RawText
-from service.vocab import CJK_CHAR, is_cjk_text_char
 from service.errors import (
     BinaryDataError,
     DecodeError,
@@ -35,6 +34,7 @@ from service.errors import (
     InputError,
     UnsupportedFormatError,
 )
+from service.vocab import CJK_CHAR, is_cjk_text_char
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx"}
 

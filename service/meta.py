@@ -41,7 +41,9 @@ _DATE_FIELD = re.compile(
 _CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 # A page header's own date ("今天是:2019年10月31日 星期三", "2019年12月3日星期二") is never the report's.
 _TODAY = re.compile(r"今天是|今日|星期[一二三四五六日天]|周[一二三四五六日]|礼拜")
-_SOURCE_FIELD = re.compile(rf"(?:文章来源|信息来源|来源|发布机构|发文机关|发布单位)\s*[\]】]?\s*[:：]?\s*([{CJK}（）]{{2,30}})")
+_SOURCE_FIELD = re.compile(
+    rf"(?:文章来源|信息来源|来源|发布机构|发文机关|发布单位)\s*[\]】]?\s*[:：]?\s*([{CJK}（）]{{2,30}})"
+)
 
 _ORG_END = re.compile(rf"(?:{ORG_SUFFIX})$")
 _REGION = re.compile(
@@ -50,7 +52,9 @@ _REGION = re.compile(
 # A city name right after a boundary ("2020年郑州市政务…"), not the tail of a word ("确定区市").
 _PREFECTURE = re.compile(rf"(?:(?<=[年省，。、在和与对及“])|^)([{CJK}]{{2}}市)", re.M)
 # Where a title names its subject after the year ("2020年静海区法治政府建设情况报告").
-_PLACE_AFTER_YEAR = re.compile(rf"^(?:\d{{4}}年度?)([{CJK}]{{2,12}}?(?:省|自治区|市|州|盟|区|县|旗|镇|乡|街道))")
+_PLACE_AFTER_YEAR = re.compile(
+    rf"^(?:\d{{4}}年度?)([{CJK}]{{2,12}}?(?:省|自治区|市|州|盟|区|县|旗|镇|乡|街道))"
+)
 _NATIONAL = ("国务院", "中华人民共和国国务院")
 
 
@@ -90,7 +94,12 @@ def _names_genre(title: str) -> bool:
 
 def _is_field_line(line: str) -> bool:
     """A web page's metadata field ("[ 发布日期 ] 2021-02-26", "索引号 …", "统一编号")."""
-    return bool(re.match(r"^[\[【•·\s]*(?:索引号|主题分类|体裁分类|组配分类|关键词|标签|所属|来源|发布|成文|统一编号|公开|文号)", line))
+    return bool(
+        re.match(
+            r"^[\[【•·\s]*(?:索引号|主题分类|体裁分类|组配分类|关键词|标签|所属|来源|发布|成文|统一编号|公开|文号)",
+            line,
+        )
+    )
 
 
 def detect_genre(title: str | None, lines: list[str], text: str) -> Genre:
@@ -124,13 +133,10 @@ def _issuer(title: str | None, genre: Genre, lines: list[str]) -> str | None:
     if genre == Genre.government_work_report:
         m = _GWR_ADDRESS.search("\n".join(lines[:60]))
         if m:
-            return m.group("who")
+            return _placed(m.group("who"), title, lines)
     if not title:
         return None
-    if "关于" in title:
-        head = title.split("关于", 1)[0]
-    else:
-        head = YEAR.split(title, 1)[0]
+    head = title.split("关于", 1)[0] if "关于" in title else YEAR.split(title, 1)[0]
     head = head.strip("，、 ")
     # Joint issuers run together once PDF spaces are gone: 中共X区委X区人民政府 → 中共X区委、X区人民政府
     head = re.sub(rf"(中共[{CJK}]+?[区市县州省]委)(?=[{CJK}]+?人民政府$)", r"\1、", head)
@@ -150,6 +156,25 @@ def _issuer(title: str | None, genre: Genre, lines: list[str]) -> str | None:
             return place + source[1:]
         return place + source
     return place or source
+
+
+# The congress a report was delivered to names the place: "青禾市第十七届人民代表大会第三次会议".
+_CONGRESS_PLACE = re.compile(rf"([{CJK}]{{2,20}}?(?:省|自治区|市|州|盟|区|县|旗))第[{CJK}]{{1,3}}届")
+
+
+def _placed(who: str, title: str | None, lines: list[str]) -> str:
+    """ "我代表市人民政府" names the body relative to its place; the meeting or the title names the place."""
+    if who in _NATIONAL or who[0] not in "省市区县州旗":
+        return who
+    for ln in lines[:_HEAD_LINES]:
+        m = _GWR_DELIVERED.search(ln)
+        place = _CONGRESS_PLACE.search(m.group("meeting")) if m else None
+        if place and place.group(1).endswith(who[0]):
+            return place.group(1) + who[1:]
+    m = re.match(rf"^([{CJK}]{{2,20}}?(?:省|自治区|市|州|盟|区|县|旗))", title or "")
+    if m and m.group(1).endswith(who[0]):
+        return m.group(1) + who[1:]
+    return who
 
 
 def _region(issuer: str | None, text: str) -> str | None:

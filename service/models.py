@@ -75,7 +75,12 @@ _SECTION_LABELS_ZH: dict[Section, tuple[str, str]] = {
 }
 
 #: The Brief's sections in the order of its fields (and of eval tables).
-SECTION_NAMES: tuple[Section, ...] = (Section.achievements, Section.problems, Section.plans, Section.leadership)
+SECTION_NAMES: tuple[Section, ...] = (
+    Section.achievements,
+    Section.problems,
+    Section.plans,
+    Section.leadership,
+)
 #: The three parts every annual report has; leadership is the rule-of-law report's fourth.
 CORE_SECTIONS: tuple[Section, ...] = (Section.achievements, Section.problems, Section.plans)
 
@@ -94,9 +99,9 @@ class Genre(StrEnum):
 
 
 _GENRE_LABELS_ZH = {
-    Genre.rule_of_law_report: "法治政府建设年度报告",
+    Genre.rule_of_law_report: "法治政府建设报告",
     Genre.government_work_report: "政府工作报告",
-    Genre.work_summary: "工作总结和工作计划",
+    Genre.work_summary: "工作总结",
     Genre.unknown: "未识别的报告类型",
 }
 
@@ -147,7 +152,8 @@ class ReportMeta(_Model):
     published: str | None = Field(default=None, description="Publication date, ISO yyyy-mm-dd")
     doc_number: str | None = Field(default=None, description="文号, e.g. 遂安委〔2021〕13号")
     meeting: str | None = Field(
-        default=None, description="Where a 政府工作报告 was delivered, e.g. 第十四届全国人民代表大会第二次会议"
+        default=None,
+        description="Where a 政府工作报告 was delivered, e.g. 第十四届全国人民代表大会第二次会议",
     )
 
 
@@ -165,6 +171,11 @@ class Provenance(_Model):
     completion_tokens: int = 0
     cost_usd: float | None = None
     elapsed_ms: int = 0
+    structured_output: str | None = Field(
+        default=None,
+        description="How the LLM's answer shape was asked for: json_schema, json_object_schema, "
+        "json_object or text (the weakest used); none for the rules backend",
+    )
 
 
 class Brief(_Model):
@@ -179,7 +190,7 @@ class Brief(_Model):
     warnings: list[str] = Field(default_factory=list)
     provenance: Provenance
 
-    def sections(self) -> dict[Section, list[Item]]:
+    def sections(self) -> dict[str, list[Item]]:
         return {section: getattr(self, section.value) for section in SECTION_NAMES}
 
 

@@ -286,4 +286,18 @@ def normalize(raw: str) -> str:
         else:
             lines.append(line)
             _count_heading(line, numbers)
-    return "\n".join(lines)
+    return "\n".join(_without_license_notice(lines))
+
+
+# A site's licence notice under the text (a wiki's "本作品是中华人民共和国的法律、法规…属于公有领域"):
+# it opens with one of these and names a licence or the public domain before the page ends.
+_NOTICE_START = re.compile(r"^(?:本作品|本文(?:本|章)?(?:采用|遵循|依据)|本页面|此作品)")
+_NOTICE_WORDS = re.compile(r"公有领域|著作权法|许可协议|知识共享|[Pp]ublic [Dd]omain|[Cc]reative [Cc]ommons")
+_NOTICE_LINES_MAX = 12
+
+
+def _without_license_notice(lines: list[str]) -> list[str]:
+    for i in range(max(0, len(lines) - _NOTICE_LINES_MAX), len(lines)):
+        if _NOTICE_START.match(lines[i]) and _NOTICE_WORDS.search("".join(lines[i:])):
+            return lines[:i]
+    return lines

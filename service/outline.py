@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -182,7 +183,11 @@ def _own_inline(text: str, node: Node) -> None:
     own_end = node.children[0].start - 1 if node.children else node.end
     own_start = node.body_start if node.body_start <= own_end else own_end
     inline = _inline_nodes(text, own_start, own_end)
-    inline += [d for d in _dash_nodes(text, own_start, own_end) if not any(i.start <= d.start < i.end for i in inline)]
+    inline += [
+        d
+        for d in _dash_nodes(text, own_start, own_end)
+        if not any(i.start <= d.start < i.end for i in inline)
+    ]
     node.children = sorted(inline, key=lambda n: n.start) + node.children
 
 
@@ -243,6 +248,14 @@ def _body_kind(text: str, node: Node) -> SectionKind:
     return SectionKind.plans if future >= 3 and future > 2 * past else SectionKind.achievements
 
 
+#: A passage with fewer sentences of work done than this is no review.
+_MIN_PAST_SENTENCES = 3
+
+
+def _past_sentences(text: str, node: Node) -> int:
+    return sum(1 for s, e in boundaries(text, node.body_start, node.end) if PAST.search(text[s:e]))
+
+
 def reported_year(roots: list[Node]) -> int | None:
     """The year a report is about, from its headings: the year its review names ("一、2018年工作回顾"),
     else the year before the one its plans name ("三、2019年政府工作任务")."""
@@ -255,6 +268,13 @@ def reported_year(roots: list[Node]) -> int | None:
         if m and PLAN_WORDS.search(root.title):
             return int(m.group(1)) - 1
     return None
+
+
+def year_most_named(text: str, node: Node) -> int | None:
+    """The year a review's own text names most ("2022年是党和国家历史上极为重要的一年…"): what a
+    report whose headings name no year ("一、过去一年和五年工作回顾") is about."""
+    years = Counter(int(m.group(1)) for m in YEAR.finditer(text, node.body_start, node.end))
+    return years.most_common(1)[0][0] if years else None
 
 
 def _classify_roots(text: str, roots: list[Node], year: int | None) -> bool:
@@ -402,6 +422,8 @@ def _paragraph_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start + ln.start, start + ln.end) for ln in _lines(text[start:end]) if ln.text.strip()]
 
 
+#: A problems passage runs on over at most this many more paragraphs that turn again ("政府工作也存在不足").
+_MAX_TURN_PARAGRAPHS = 4
 #: Problems stated after a turn: at least this many sentences or clauses that say what falls short.
 _MIN_STATED_PROBLEMS = 2
 
@@ -418,14 +440,20 @@ def _turn_to_problems(text: str, node: Node) -> list[Node]:
     chapter_end = node.end
     paragraphs = _paragraph_spans(text, node.body_start, node.end)
     for i, (ps, pe) in enumerate(paragraphs):
+        # The turn opens its paragraph, or follows a sentence or two of it ("思危方能居安。在充分肯定成绩的
+        # 同时…"); further in, only a turn that announces a list ("…还存在一些问题：").
         turn = next(
-            (s for s, e in itertools.islice(boundaries(text, ps, pe), 3) if PROBLEM_TURN.search(text[s:e])),
+            (
+                s
+                for k, (s, e) in enumerate(boundaries(text, ps, pe))
+                if PROBLEM_TURN.search(text[s:e]) and (k < 3 or "：" in text[s:e])
+            ),
             None,
         )
         if turn is None:
             continue
         end = pe
-        for qs, qe in paragraphs[i + 1 :]:
+        for qs, qe in paragraphs[i + 1 : i + 1 + _MAX_TURN_PARAGRAPHS]:
             first = next(iter(boundaries(text, qs, qe)), (qs, qe))
             if not PROBLEM_TURN.search(text[first[0] : first[1]]):
                 break
@@ -439,9 +467,44 @@ def _turn_to_problems(text: str, node: Node) -> list[Node]:
         _clip(node, turn)
         out = [node, problems]
         if end + 1 < chapter_end:
-            out.append(_bare_node(node, end + 1, chapter_end, SectionKind.other))
+            # More of the review after the problems ("各位代表！过去五年…一是…") stays a review.
+            rest = _bare_node(node, end + 1, chapter_end, SectionKind.other)
+            if _past_sentences(text, rest) >= _MIN_PAST_SENTENCES:
+                _own_inline(text, rest)
+                _set_kind(rest, SectionKind.achievements)
+            out.append(rest)
         return out
     return [node]
+
+
+# A speech's salutation ("各位代表！") opens each closing passage of a 政府工作报告.
+_SALUTATION = re.compile(r"^各位(?:代表|委员)[！!：:，,]?$")
+# The closing passage on the government's own conduct is still the year's work; the others (民族、
+# 国防、港澳台、外交, the peroration) are the speech's, not the government's work plan.
+_SELF_BUILDING = re.compile(r"政府工作|政府自身|各级政府|政府建设")
+
+
+def _speech_closing(text: str, node: Node) -> list[Node]:
+    """The last plans chapter of a 政府工作报告 ends with passages each opened by "各位代表！": the
+    government's own conduct (plans), then the speech's closing words (not items). Returns the chapter
+    followed by those passages."""
+    cuts = [ln for ln in _lines(text[node.body_start : node.end]) if _SALUTATION.match(ln.text)]
+    if not cuts:
+        return [node]
+    starts = [node.body_start + ln.start for ln in cuts]
+    parts = [node]
+    for i, start in enumerate(starts):
+        end = starts[i + 1] - 1 if i + 1 < len(starts) else node.end
+        opening = text[start : end + 1].split("\n", 2)[1:2]  # the paragraph after the salutation
+        first = re.split(r"[。！？]", opening[0], maxsplit=1)[0] if opening else ""
+        kind = SectionKind.plans if _SELF_BUILDING.search(first) else SectionKind.other
+        part = _bare_node(node, start, end, kind)
+        _own_inline(text, part)
+        _set_kind(part, kind)
+        parts.append(part)
+    node.end = starts[0] - 1
+    _clip(node, starts[0])
+    return parts
 
 
 def parse(text: str) -> Outline:
@@ -451,6 +514,8 @@ def parse(text: str) -> Outline:
         _attach_inline(text, root)
     if meta.year is None and meta.genre in (Genre.government_work_report, Genre.unknown):
         meta.year = reported_year(roots)
+        if meta.year is None and roots and heading_kind(roots[0].title, None) == SectionKind.achievements:
+            meta.year = year_most_named(text, roots[0])
     recognised = _classify_roots(text, roots, meta.year)
     nodes: list[Node] = []
     turned = False
@@ -463,6 +528,10 @@ def parse(text: str) -> Outline:
             nodes.extend(parts)
         else:
             nodes.append(root)
+    if meta.genre == Genre.government_work_report:
+        last_plans = max((i for i, n in enumerate(nodes) if n.kind == SectionKind.plans), default=None)
+        if last_plans is not None:
+            nodes[last_plans : last_plans + 1] = _speech_closing(text, nodes[last_plans])
     warnings = []
     if roots and not recognised and not turned:
         warnings.append(

@@ -16,18 +16,18 @@ from service import chunk as chunk_stage
 from service import ground, merge, normalize, outline, segment
 from service.backends.base import Backend
 from service.document import Document, Outline, RawText
-from service.errors import NotAReportError
+from service.errors import EmptyBriefError, NotAReportError
 from service.ingest import read_bytes, read_path
-from service.models import SECTION_NAMES, Brief, Provenance, Source, schema_hash
+from service.models import Brief, Provenance, Section, Source, schema_hash
 from service.vocab import CJK_CHAR
 
 #: Below this many CJK characters of prose a text is not a report (a nav bar, an error page).
 MIN_REPORT_CJK_CHARS = 40
 _CJK_CHAR = CJK_CHAR
-#: The words every rule-of-law report is made of. A text with no title, no year and no section
+#: The words a government's annual report is made of. A text with no title, no year and no section
 #: headings must use them at least this often per 1,000 characters to pass for a report (reports
 #: use them 35-60 times per 1,000; a diary or a novel, never).
-_REPORT_TERMS = re.compile("法治|依法|行政|政府|执法|建设|法律|司法|监督|复议|普法|治理")
+_REPORT_TERMS = re.compile("法治|依法|行政|政府|执法|建设|法律|司法|监督|复议|普法|治理|改革|发展|推进|落实")
 MIN_REPORT_TERMS_PER_1000 = 5
 
 
@@ -56,7 +56,7 @@ def _check_looks_like_a_report(path: str, text: str, tree: Outline) -> None:
     if terms * 1000 < MIN_REPORT_TERMS_PER_1000 * len(text):
         raise NotAReportError(
             path,
-            "not a rule-of-law government report: no title, year or section headings, and "
+            "not an annual government report: no title, year or section headings, and "
             f"{terms} report terms (法治/依法/行政/政府…) in {len(text)} characters",
         )
 
@@ -67,7 +67,18 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
     chunk_ids = {c.id: {s.id for s in c.sentences} for c in doc.chunks}
     items, warnings = ground.ground(doc, extraction.drafts, chunk_sentence_ids=chunk_ids)
     sections = merge.merge(items)
-    warnings = [*doc.outline.warnings, *extraction.warnings, *warnings, *merge.missing_section_warnings(doc, sections)]
+    if extraction.proposed and not any(sections.values()):
+        why = next(iter([*extraction.warnings, *warnings]), "no reason recorded")
+        raise EmptyBriefError(
+            f"{doc.path}: every one of the {extraction.proposed} items the LLM proposed was dropped, "
+            f"so the brief would be empty; first reason: {why}"
+        )
+    warnings = [
+        *doc.outline.warnings,
+        *extraction.warnings,
+        *warnings,
+        *merge.missing_section_warnings(doc, sections),
+    ]
     overview = extraction.overview or merge.default_overview(doc, sections)
     usage = extraction.usage
     return Brief(
@@ -76,7 +87,10 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
         ),
         report=doc.meta,
         overview=overview,
-        **{section.value: sections[section] for section in SECTION_NAMES},
+        achievements=sections[Section.achievements],
+        problems=sections[Section.problems],
+        plans=sections[Section.plans],
+        leadership=sections[Section.leadership],
         warnings=warnings,
         provenance=Provenance(
             backend=backend.name,
@@ -92,6 +106,7 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
             completion_tokens=usage.completion_tokens,
             cost_usd=usage.cost_usd,
             elapsed_ms=round((time.perf_counter() - started) * 1000),
+            structured_output=usage.structured_output,
         ),
     )
 

@@ -1,6 +1,7 @@
 """Prompts as versioned files.
 
-Layout: `prompts/<id>/v<version>.toml`, each file a TOML table with
+Layout: `service/prompt_files/<id>/v<version>.toml` (shipped inside the package), each file a TOML
+table with
 
     id = "extract"            # must match the folder
     version = "1"             # must match the file name (v1.toml)
@@ -8,12 +9,18 @@ Layout: `prompts/<id>/v<version>.toml`, each file a TOML table with
     system = '''…'''          # jinja2 template of the system message
     user = '''…'''            # jinja2 template of the user message
     reask = '''…'''           # optional: follow-up after an invalid answer ({{ error }})
+    field_order = [...]       # optional: the order of an item's fields in the schema the model fills
+    max_metrics = 3           # optional: at most this many metrics per item (extra ones are dropped)
+    max_tokens = 1536         # optional: the answer's token limit, sized to the items and metrics
 
 TOML because it is in the standard library (tomllib) and its multi-line literal strings hold Chinese
 text, quotes and braces without escaping. Templates render with `StrictUndefined`: a variable the
 caller forgot is a `PromptError`, never an empty hole in the prompt. The content hash covers id,
 version and both templates, so editing a prompt without bumping its version still changes every
 cache key and the Brief's provenance.
+
+A prompts folder given by `GOVBRIEF_PROMPTS_DIR` (or `--prompts-dir`) overrides prompt by prompt: a
+prompt id with a folder there is read from there, every other one from the package.
 """
 
 from __future__ import annotations
@@ -36,8 +43,8 @@ _VERSION_RE = re.compile(r"^v(\d+(?:\.\d+)*)$")
 
 
 def default_prompts_dir() -> Path:
-    """`prompts/` at the repository root (next to the `service` package)."""
-    return Path(__file__).resolve().parent.parent / "prompts"
+    """The prompts shipped inside the package."""
+    return Path(__file__).resolve().parent / "prompt_files"
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,9 @@ class Prompt:
     reask: str = ""  # optional template for re-asking after an invalid answer; variable: error
     description: str = ""
     path: str = ""
+    field_order: tuple[str, ...] | None = None
+    max_metrics: int | None = None
+    max_tokens: int | None = None
     _env: jinja2.Environment = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     @property
@@ -66,6 +76,9 @@ class Prompt:
                 "system": self.system,
                 "user": self.user,
                 "reask": self.reask,
+                **({"field_order": list(self.field_order)} if self.field_order else {}),
+                **({"max_metrics": self.max_metrics} if self.max_metrics else {}),
+                **({"max_tokens": self.max_tokens} if self.max_tokens else {}),
             },
             ensure_ascii=False,
             sort_keys=True,
@@ -127,8 +140,13 @@ def available_versions(prompt_id: str, root: Path | None = None) -> list[str]:
 
 
 def load_prompt(prompt_id: str, version: str | None = None, root: Path | None = None) -> Prompt:
-    """The prompt `prompt_id` at `version` (the newest when None) from `root` (`prompts/` by default)."""
-    return _load(prompt_id, version, str(root or default_prompts_dir()))
+    """The prompt `prompt_id` at `version` (the newest when None): from `root` when it has a folder
+    for this prompt, else the packaged one."""
+    if root is not None and not Path(root).is_dir():
+        raise PromptError(f"prompts folder {root} does not exist")
+    if root is None or not (Path(root) / prompt_id).is_dir():
+        root = default_prompts_dir()
+    return _load(prompt_id, version, str(root))
 
 
 @lru_cache(maxsize=64)
@@ -164,6 +182,17 @@ def _load(prompt_id: str, version: str | None, root: str) -> Prompt:
             env.parse(data.get(key, ""))
         except jinja2.TemplateSyntaxError as exc:
             raise PromptError(f"{path}: {key} template: {exc}") from None
+    field_order = data.get("field_order")
+    if field_order is not None and (
+        not isinstance(field_order, list) or not all(isinstance(f, str) for f in field_order)
+    ):
+        raise PromptError(f"{path}: field_order must be a list of field names")
+    limits = {}
+    for key in ("max_metrics", "max_tokens"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise PromptError(f"{path}: {key} must be a positive integer")
+        limits[key] = value
     return Prompt(
         id=prompt_id,
         version=version,
@@ -172,5 +201,8 @@ def _load(prompt_id: str, version: str | None, root: str) -> Prompt:
         reask=reask,
         description=str(data.get("description", "")),
         path=str(path),
+        field_order=tuple(field_order) if field_order else None,
+        max_metrics=limits["max_metrics"],
+        max_tokens=limits["max_tokens"],
         _env=env,
     )

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     llm_reasks: int = Field(default=2, ge=0, description="Re-asks after an invalid answer")
     llm_temperature: float = 0.0
     llm_max_tokens: int = Field(default=2048, ge=64)
+    llm_overview_max_tokens: int = Field(default=512, ge=64)
+    # A provider profile by name (service.llm.providers) for endpoints its host doesn't identify.
+    llm_provider: str | None = None
+    llm_context_tokens: int | None = Field(
+        default=None, ge=512, description="The model's context; default: the provider profile's"
+    )
     # auto: strict json_schema first, stepping down the ladder when a server rejects a mode.
     llm_structured_output: StructuredMode = "auto"
     llm_pack_tokens: int = Field(
@@ -56,8 +62,9 @@ class Settings(BaseSettings):
     llm_price_prompt_per_1k: float | None = None
     llm_price_completion_per_1k: float | None = None
     prompt_id: str = "extract"
-    prompt_version: str | None = None  # newest when unset
-    prompts_dir: Path | None = None  # default: prompts/ beside the package
+    # v1 until the evals on a real model say v2 (evidence first) does better; None = the newest.
+    prompt_version: str | None = "1"
+    prompts_dir: Path | None = None  # overrides prompt by prompt; the packaged ones otherwise
 
     # --- pipeline ---
     chunk_max_tokens: int = Field(default=1500, ge=100)

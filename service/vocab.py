@@ -68,13 +68,24 @@ ORG_NAME = re.compile(rf"[{CJK}]{{2,30}}?(?:{ORG_SUFFIX})")
 
 #: A heading about the 党政主要负责人's duty (第一责任人).
 LEADERSHIP_WORDS = re.compile(r"第一责任人|主要负责人|党政主要|一把手")
+#: What a shortcoming is called (the nouns of "存在的问题", "薄弱环节").
+PROBLEM_NOUNS = r"问题|不足|短板|差距|困难|薄弱环节|瓶颈"
+#: What the coming year's work is called (the nouns of "2022年工作打算", "下一步工作重点").
+PLAN_NOUNS = r"打算|计划|安排|思路|重点|目标|设想|举措|措施|方向|建议|展望"
+#: When the coming year's work is to be done.
+NEXT_TIME = r"下一步|下步|今后|明年|来年|新的一年"
 #: A heading about shortcomings.
-PROBLEM_WORDS = re.compile(r"问题|不足|短板|差距|困难|薄弱|瓶颈|挑战")
+PROBLEM_WORDS = re.compile(rf"{PROBLEM_NOUNS}|薄弱|挑战")
 #: A heading about the coming year's work.
 PLAN_WORDS = re.compile(
     r"打算|计划|安排|思路|下一步|下步|工作重点|重点工作|重点任务|主要任务|工作任务|目标任务|展望|努力方向|"
     r"工作目标|今后|总体要求|政策取向|总体部署|工作部署|建议|明年|新的一年"
 )
+#: A chapter that frames the coming year's work rather than listing it ("2019年经济社会发展总体要求和
+#: 政策取向"): where a report has one beside its tasks chapter, only its targets are plans.
+FRAMING_WORDS = re.compile(r"总体要求|政策取向|总体部署|指导思想")
+#: The sentence stating a plan's targets ("今年经济社会发展的主要预期目标是：…").
+TARGETS = re.compile(r"(?:主要)?预期目标|主要目标(?:是|为)")
 #: A heading about work done: a review, results, what was carried out.
 REVIEW_WORDS = re.compile(
     r"回顾|总结|成效|成绩|成果|进展|取得|完成情况|工作情况|开展情况|落实情况|推进情况|建设情况|履职情况|"

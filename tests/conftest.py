@@ -27,7 +27,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for name, folder in (("seed_path", SEEDS_DIR), ("gwr_path", GWR_DIR)):
         if name in metafunc.fixturenames:
             files = _files(folder)
-            metafunc.parametrize(name, files, ids=[p.stem.split("_")[0] if name == "seed_path" else p.stem for p in files])
+            metafunc.parametrize(
+                name, files, ids=[p.stem.split("_")[0] if name == "seed_path" else p.stem for p in files]
+            )
 
 
 @pytest.fixture(scope="session")

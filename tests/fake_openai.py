@@ -55,6 +55,7 @@ class RecordedRequest:
     json: Any
     received_at: float
     params: dict[str, str] = field(default_factory=dict)
+    status: int = 0  # the status of the reply it got
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -204,6 +205,198 @@ def models_responder(request: RecordedRequest) -> Reply:
     )
 
 
+# --- provider stand-ins: answer as each provider documents ----------------------------------------
+
+
+def schema_instance(schema: dict[str, Any]) -> Any:
+    """The smallest value a grammar-constrained decoder could produce for `schema`."""
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return schema_instance(schema["anyOf"][0])
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = kind[0]
+    if kind == "object":
+        return {k: schema_instance(v) for k, v in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return []
+    return {"integer": 0, "number": 0, "boolean": False, "null": None}.get(str(kind), "x")
+
+
+def request_mode(body: dict[str, Any]) -> str:
+    fmt = body.get("response_format") or {}
+    kind = fmt.get("type")
+    if kind == "json_schema":
+        return "json_schema"
+    if kind == "json_object":
+        return "json_object_schema" if "schema" in fmt else "json_object"
+    return "text"
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """How one provider's endpoint answers, from its documentation: the modes it rejects and with
+    what error, the modes whose output it constrains to the schema, and its parameter quirks."""
+
+    name: str
+    rejects: dict[str, tuple[int, str]] = field(default_factory=dict)  # mode -> (status, message)
+    enforces: frozenset[str] = frozenset()
+    json_word: tuple[int, str] | None = None  # JSON modes need "json" in the messages
+    reasoning: bool = False  # OpenAI o-series: max_completion_tokens, default temperature only
+    temperature_one: bool = False  # Kimi K2
+    thinking_off: bool = False  # Qwen3 on DashScope: enable_thinking must be false
+    truncates_at: int | None = None  # Ollama: cuts the prompt at options.num_ctx (this default)
+    rejects_for: str | None = None  # `rejects` applies only to models matching this regex
+
+    def _rejection(self, body: dict[str, Any], mode: str) -> tuple[int, str] | None:
+        if self.rejects_for and not re.search(self.rejects_for, str(body.get("model", ""))):
+            return None
+        return self.rejects.get(mode)
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        body = request.json or {}
+        mode = request_mode(body)
+        if self.reasoning and "max_tokens" in body:
+            return error_reply(
+                400,
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+            )
+        if self.reasoning and body.get("temperature", 1) != 1:
+            return error_reply(
+                400,
+                f"Unsupported value: 'temperature' does not support {body['temperature']} with this "
+                "model. Only the default (1) value is supported.",
+            )
+        if self.temperature_one and body.get("temperature", 1) != 1:
+            return error_reply(400, "invalid temperature: only 1 is allowed for this model")
+        if (
+            self.thinking_off
+            and str(body.get("model", "")).startswith("qwen3")
+            and body.get("enable_thinking") is not False
+        ):
+            return error_reply(
+                400,
+                "<400> InternalError.Algo.InvalidParameter: parameter.enable_thinking must be set "
+                "to false for non-streaming calls",
+            )
+        rejection = self._rejection(body, mode)
+        if rejection:
+            return error_reply(*rejection)
+        text = " ".join(str(m.get("content") or "") for m in request.messages)
+        if self.json_word and mode != "text" and "json" not in text.lower():
+            return error_reply(*self.json_word)
+        if self.truncates_at is not None:
+            return self._truncating(request, body)
+        if mode in self.enforces and not shown_sentences(request):
+            schema = (body["response_format"].get("json_schema") or {}).get("schema") or body[
+                "response_format"
+            ].get("schema")
+            return chat_reply(json.dumps(schema_instance(schema or {})), request=request)
+        if mode != "text" and not shown_sentences(request):
+            # A JSON mode the server does not constrain: valid JSON, whatever shape the prompt suggests.
+            return chat_reply(json.dumps({"reply": "你好"}, ensure_ascii=False), request=request)
+        return auto_responder(request)
+
+    def _truncating(self, request: RecordedRequest, body: dict[str, Any]) -> Reply:
+        limit = int(((body.get("options") or {}).get("num_ctx")) or self.truncates_at or 0)
+        total = prompt_tokens(request)
+        if total <= limit:
+            return auto_responder(request)
+        # Ollama keeps what fits and says nothing: the model answers about the part it read.
+        kept, used = [], prompt_tokens(request) - tokens(request.message("user"))
+        for line in request.message("user").splitlines():
+            used += tokens(line) + 1
+            if used > limit:
+                break
+            kept.append(line)
+        cut = RecordedRequest(
+            request.method,
+            request.path,
+            request.headers,
+            request.body,
+            {**body, "messages": [*request.messages[:-1], {"role": "user", "content": "\n".join(kept)}]},
+            request.received_at,
+        )
+        reply = auto_responder(cut)
+        reply.json["usage"]["prompt_tokens"] = limit
+        return reply
+
+
+_JSON_WORD_400 = (
+    400,
+    "Prompt must contain the word 'json' in some form to use 'response_format' of type 'json_object'.",
+)
+
+#: One stand-in per provider the README's table names.
+STAND_INS: dict[str, StandIn] = {
+    s.name: s
+    for s in (
+        StandIn(
+            "deepseek",
+            rejects={
+                "json_schema": (400, "This response_format type is unavailable now"),
+            },
+            json_word=_JSON_WORD_400,
+        ),
+        StandIn(
+            "ark",
+            rejects={
+                "json_schema": (
+                    400,
+                    "The parameter `response_format.type` specified in the request are not valid: "
+                    "supported values are: `json_object` and `text`.",
+                ),
+            },
+        ),
+        StandIn(
+            "dashscope",  # older Qwen models (qwen-max, qwen-turbo, qwen2.5) take json_object only
+            rejects_for=r"^(qwen-(max|turbo)|qwen2)",
+            rejects={
+                "json_schema": (
+                    400,
+                    "<400> InternalError.Algo.InvalidParameter: The value of response_format.type "
+                    "must be one of json_object, text",
+                ),
+            },
+            json_word=(
+                400,
+                "<400> InternalError.Algo.InvalidParameter: 'messages' must contain the word 'json' "
+                "in some form, to use 'response_format' of type 'json_object'.",
+            ),
+            thinking_off=True,
+        ),
+        StandIn(
+            "llamacpp",  # llama-cpp-python's server
+            rejects={
+                "json_schema": (
+                    500,
+                    "1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', "
+                    "'type'), 'msg': \"Input should be 'text' or 'json_object'\"}",
+                ),
+            },
+            enforces=frozenset({"json_object_schema"}),
+        ),
+        StandIn("vllm", enforces=frozenset({"json_schema", "json_object_schema"})),
+        StandIn("openai", enforces=frozenset({"json_schema"}), json_word=_JSON_WORD_400, reasoning=True),
+        StandIn(
+            "moonshot",
+            temperature_one=True,
+            rejects={"json_schema": (400, "unsupported response_format type: json_schema")},
+        ),
+        StandIn("ollama", enforces=frozenset({"json_schema"}), truncates_at=2048),
+        StandIn("zhipu", rejects={"json_schema": (400, "response_format type json_schema is not supported")}),
+        StandIn(
+            "siliconflow",
+            rejects={"json_schema": (400, "response_format json_schema is not supported for this model")},
+        ),
+    )
+}
+
+
 class FakeOpenAI:
     def __init__(self, *, latency: float = 0.0, host: str = "127.0.0.1") -> None:
         self.latency = latency
@@ -320,6 +513,7 @@ class FakeOpenAI:
             reply = handler(request)
         else:
             reply = error_reply(404, f"no route for {h.command} {path}")
+        request.status = reply.status
         delay = reply.delay + self.latency
         if delay:
             time.sleep(delay)

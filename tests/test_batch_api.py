@@ -103,6 +103,7 @@ def test_batch_api_end_to_end(
         assert r["backend"] == "openai-batch" and r["model"] == "fake-model" and r["prompt_tokens"] > 0
         brief = Brief.model_validate_json((out / f"{r['name']}.json").read_text(encoding="utf-8"))
         assert brief.source.text and brief.achievements
+        assert brief.provenance.structured_output == "json_schema"
         for it in [*brief.achievements, *brief.problems, *brief.plans, *brief.leadership]:
             for span in it.evidence:
                 assert brief.source.text[span.start : span.end] == span.quote

@@ -18,8 +18,6 @@ import pytest
 from conftest import SEEDS_DIR
 from servers import start_serve
 
-from service.ingest import sample_path
-
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

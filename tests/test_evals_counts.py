@@ -13,6 +13,7 @@ from service.cli import app
 from service.evals.dropped import dropped_items, summarize_dropped
 from service.evals.golden import load_golden_dir
 from service.evals.runner import load_record, rescore
+from service.models import Genre
 
 runner = CliRunner()
 
@@ -63,7 +64,8 @@ def test_table_groups_by_genre_and_split_and_json_has_both(tmp_path: Path) -> No
     result = runner.invoke(app, ["eval", "-b", "rules", *g])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "法治政府建设年度报告 (2)" in out and "split dev" in out and "split test" in out
+    assert f"{Genre.rule_of_law_report.label_zh} (2)" in out and "split dev" in out and "split test" in out
+    assert "1.00 / 1.00" in out  # F1 cited / found
     assert "golden/predicted/matched(cited)/found/dropped" in out and "3/3/3/3/0" in out
     result = runner.invoke(
         app, ["eval", "-b", "rules", *g, "--split", "test", "--format", "json", "--label", "t"]

@@ -8,20 +8,36 @@ from pathlib import Path
 import pytest
 from evals_helpers import GOLDEN, REPO_ROOT, make_repo
 
-from service.evals.golden import EvalError, load_golden_dir, load_golden_file
+from service.evals.golden import EvalError, Split, load_golden_dir, load_golden_file
 from service.evals.match import TextIndex
 from service.evals.runner import report_text
-from service.models import SECTION_NAMES
+from service.models import SECTION_NAMES, Genre
 
 GOLDEN_DIR = REPO_ROOT / "evals" / "golden"
 
 
 def test_the_checked_in_golden_files_load() -> None:
-    goldens = load_golden_dir(GOLDEN_DIR, check_reports=False)
-    assert [g.id.split("_")[0] for g in goldens] == ["000", "001", "002", "003", "004"]
+    goldens = load_golden_dir(GOLDEN_DIR)
+    by_genre = {genre: sorted(g.id for g in goldens if g.genre == genre) for genre in Genre}
+    assert [i.split("_")[0] for i in by_genre[Genre.rule_of_law_report]] == [
+        "000",
+        "001",
+        "002",
+        "003",
+        "004",
+    ]
+    assert by_genre[Genre.government_work_report] == [f"gwr_{y}" for y in range(2015, 2020)]
     for g in goldens:
         assert g.path == (REPO_ROOT / g.report).resolve()
-        assert g.problems and g.achievements
+        assert g.path.is_relative_to(REPO_ROOT / "evals" / "reports")  # in the repository, not beside it
+        assert g.problems and g.achievements and g.plans
+        assert g.meta.genre == g.genre
+    # Both genres are represented in both splits, so a prompt tuned on dev is judged on test of each.
+    assert {(g.genre, g.split) for g in goldens} == {
+        (genre, split)
+        for genre in (Genre.rule_of_law_report, Genre.government_work_report)
+        for split in Split
+    }
 
 
 def test_every_golden_quote_is_found_once_and_exactly_in_the_normalized_text(seed_paths: list[Path]) -> None:

@@ -160,14 +160,13 @@ def test_dry_run_prints_the_requests_and_sends_none(fake: FakeOpenAI, tmp_path: 
 
 def test_prompts_dir_reaches_the_requests_and_the_record(fake: FakeOpenAI, tmp_path: Path) -> None:
     golden_dir = make_repo(tmp_path)
-    mine = tmp_path / "my-prompts"
-    for prompt_id in ("extract", "overview"):
-        shutil.copytree(default_prompts_dir() / prompt_id, mine / prompt_id)
-    path = sorted((mine / "extract").glob("v*.toml"))[-1]
-    path.write_text(
-        path.read_text(encoding="utf-8").replace("system = '''", "system = '''\n【改动标记】", 1),
-        encoding="utf-8",
-    )
+    mine = tmp_path / "my-prompts"  # only the prompt being changed: the others come from the package
+    shutil.copytree(default_prompts_dir() / "extract", mine / "extract")
+    for path in (mine / "extract").glob("v*.toml"):  # whichever version is in use
+        path.write_text(
+            path.read_text(encoding="utf-8").replace("system = '''", "system = '''\n【改动标记】", 1),
+            encoding="utf-8",
+        )
     code, out, _ = _eval(golden_dir, "--dry-run", "--prompts-dir", str(mine))
     assert code == 0 and "【改动标记】" in out
     code, _, err = _eval(golden_dir, "--prompts-dir", str(mine), "--label", "edited")

@@ -213,11 +213,14 @@ def test_auto_steps_down_when_the_server_rejects_json_schema(fake: FakeOpenAI, t
     assert set(backend.last_run.modes) == {"json_object_schema"}  # type: ignore[union-attr]
     assert structured.remembered(backend.client.base_url, "fake-model") == "json_object_schema"
 
-    # A new process (memory gone) with a fresh cache read still starts on the rung that worked.
+    # A new process (memory gone) still starts on the rung that worked: the verdicts are in the cache dir.
     structured.forget_all()
     fake.reset()
+    assert make_backend(fake, tmp_path).current_mode() == "json_object_schema"
+    # --refresh forgets them: the ladder is walked again from the top.
+    fake.reset()
     make_backend(fake, tmp_path, refresh=True).extract(make_doc(ONE_CHUNK))
-    assert _formats(fake)[0] == ("json_object", True)
+    assert _formats(fake)[:2] == [("json_schema", True), ("json_object", True)]
 
 
 def test_auto_reaches_text_mode_with_the_schema_in_the_prompt(fake: FakeOpenAI, tmp_path: Path) -> None:
@@ -231,9 +234,10 @@ def test_auto_reaches_text_mode_with_the_schema_in_the_prompt(fake: FakeOpenAI, 
         None,
         None,
     ]
+    # The endpoint is not known to enforce any mode: every rung carries the schema in the prompt.
     system_prompts = [r.messages[0]["content"] for r in fake.chat_requests()[:4]]
-    assert "JSON Schema" not in system_prompts[0] and "JSON Schema" not in system_prompts[1]
-    assert '"sentence_ids"' in system_prompts[2] and '"sentence_ids"' in system_prompts[3]
+    assert all(structured.compact_schema(chunk_result_schema()) in p for p in system_prompts)
+    assert "sentence_ids:string[]" in system_prompts[0]
     assert extraction.drafts and backend.last_run.modes == ["text"]  # type: ignore[union-attr]
 
 

@@ -107,7 +107,10 @@ def test_planned_requests_are_exactly_what_extract_sends(fake: FakeOpenAI, tmp_p
     assert [pack.id for pack, _ in packed] == ["c1+c2+c3"]
     # A given mode is used as asked (the Batch API path picks one mode for its whole run).
     (_, text_request), *_ = backend.plan_requests(doc, mode="text")
-    assert text_request.response_format is None and '"sentence_ids"' in text_request.messages[0]["content"]
+    assert (
+        text_request.response_format is None
+        and "sentence_ids:string[]" in text_request.messages[0]["content"]
+    )
 
 
 def test_extract_reads_and_writes_answers_under_chunk_cache_key(fake: FakeOpenAI, tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def test_chinese_text_that_is_not_a_report_is_rejected(tmp_path: Path, text: str
     with pytest.raises(NotAReportError) as raised:
         summarize_path(path, RulesBackend())
     message = str(raised.value)
-    assert message.startswith(f"{path}: not a rule-of-law government report: ")
+    assert message.startswith(f"{path}: not an annual government report: ")
     assert "no title, year or section headings" in message and "\n" not in message
     assert raised.value.path == str(path)
 

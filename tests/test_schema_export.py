@@ -44,12 +44,20 @@ def test_the_contract_fields_are_in_the_schema() -> None:
     assert set(defs["Metric"]["properties"]) == {"label", "value", "unit", "evidence"}
     assert {"path", "sha256", "chars", "text"} <= set(defs["Source"]["properties"])
     assert set(defs["ReportMeta"]["properties"]) == {
+        "genre",
+        "meeting",
         "title",
         "issuer",
         "region",
         "year",
         "published",
         "doc_number",
+    }
+    assert set(defs["Genre"]["enum"]) == {
+        "rule_of_law_report",
+        "government_work_report",
+        "work_summary",
+        "unknown",
     }
 
 

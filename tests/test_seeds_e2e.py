@@ -177,8 +177,10 @@ def test_seed_against_its_golden_file(seed_path: Path) -> None:
         assert item.evidence[0].quote == item.title
 
 
-def test_golden_files_cover_the_seeds(seed_paths: list[Path]) -> None:
-    assert sorted(p.stem for p in seed_paths) == sorted(p.stem for p in GOLDEN_DIR.glob("*.json"))
+def test_golden_files_cover_every_checked_in_report(seed_paths: list[Path], gwr_paths: list[Path]) -> None:
+    assert sorted(p.stem for p in [*seed_paths, *gwr_paths]) == sorted(
+        p.stem for p in GOLDEN_DIR.glob("*.json")
+    )
 
 
 # --- the variants a real user feeds it ------------------------------------------------------------

@@ -27,7 +27,7 @@ from service.api.routes import briefs, ops, pages
 from service.api.store import BriefStore
 from service.api.templating import error_page, is_page
 from service.api.work import BackendFactory, Briefer
-from service.errors import BackendError, ConfigError, InputError
+from service.errors import BackendError, ConfigError, EmptyBriefError, InputError
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("govbrief.api")
@@ -136,6 +136,13 @@ def _add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConfigError)
     async def config_error(request: Request, exc: ConfigError) -> Response:
         return _error(request, 400, str(exc))
+
+    @app.exception_handler(EmptyBriefError)
+    async def empty_brief(request: Request, exc: EmptyBriefError) -> Response:
+        # Why the brief would be empty (ids the model cited, evidence it could not ground) names no
+        # host or key: the client needs it to act (another model, another prompt).
+        log.warning("empty brief: %s", exc)
+        return _error(request, 502, f"the LLM's answers were unusable: {exc}")
 
     @app.exception_handler(BackendError)
     async def backend_error(request: Request, exc: BackendError) -> Response:

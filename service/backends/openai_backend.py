@@ -1,102 +1,50 @@
 """The `openai` backend: any OpenAI-compatible chat endpoint extracts items that cite sentence ids.
 
-Per chunk: render the prompt (numbered sentences) → look up the cache → ask, with the structured
-output mode in force → validate, re-asking with the error a bounded number of times → on
-`finish_reason == "length"` split the chunk in two and ask for each half → turn the answer into
-DraftItems (ids outside the chunk are dropped with a warning) → cache the validated answer. Chunks
-run in parallel; one chunk's failure is a warning (and an entry in `Extraction.failed_chunks`), and
-the Brief is built from the others. A last call writes the overview from the extracted items.
+Per chunk: render the prompt (numbered sentences) → look up the cache → ask in the structured-output
+mode in force → validate and re-ask → split on `finish_reason == "length"` → DraftItems (ids
+outside the chunk are dropped with a warning). Chunks run in parallel; one chunk's failure is a
+warning (and an entry in `Extraction.failed_chunks`). A last call writes the overview.
 
-The pieces are public so the Batch API path (`service.batch.openai_batch`) asks exactly what this
-path asks and reads answers exactly as it reads them:
+This module wires the pieces together; each job lives in its own module:
 
-    plan_requests(doc)        [(pack, request)]: the packing, structured mode and prompt in force
-    chunk_cache_key(req, m)   where a validated answer to `req` in mode `m` is cached
-    cached_answer / store_answer   read and write that cache entry
-    assemble(doc, answers)    answers (or errors) per pack → the Extraction: drafts, warnings,
-                              failed chunks, usage; no HTTP
-    fingerprint()             everything in the settings that changes the answers
+    service.llm.providers   the endpoint's provider profile (quirks, enforced modes, context)
+    service.llm.structured  the structured-output ladder and what an endpoint is known to accept
+    service.llm.plan        requests, packing, cache keys, assembling answers (no HTTP; shared
+                            with the Batch API path, `service.batch.openai_batch`)
+    service.llm.ask         asking: re-asks, the ladder, length splits, truncated prompts
+    service.llm.overview    the overview call
 
-`extract()` is those pieces plus asking (re-asks, length splits, the structured-output ladder) and
-the overview. Its per-call `RunStats` ride on `Extraction.stats`; `last_run` is the calling
-thread's latest run.
+The methods the Batch API path uses are public: `plan_requests`, `current_mode`, `chunk_cache_key`,
+`cached_answer`, `store_answer`, `assemble`, `fingerprint`.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from service.chunk import extractable
-from service.document import Document, DraftItem, Extraction, Usage
-from service.errors import ConfigError, LLMError, LLMResponseError, LLMTransportError
-from service.extract import (
-    AnswerFormatError,
-    ChunkResult,
-    Pack,
-    chunk_result_schema,
-    chunk_result_schema_json,
-    extract_json,
-    pack_chunks,
-    parse_chunk_result,
-    render_parts,
-    split_pack,
-    strip_reasoning,
-    to_drafts,
-)
-from service.llm import structured
-from service.llm.accounting import Meter, cost_usd, count_tokens, estimate_prompt_tokens
-from service.llm.cache import AnswerCache, answer_key
-from service.llm.client import ChatClient, ChatRequest, ChatResponse, OpenAIChatClient
-from service.llm.errors import AuthFailed, ExtractionFailed, ModeRejected, Truncated
+from service.document import Document, Extraction, Usage
+from service.errors import ConfigError, LLMError
+from service.extract import ChunkResult, Pack, chunk_result_schema, pack_chunks
+from service.llm import plan, providers, structured
+from service.llm.accounting import cost_usd
+from service.llm.ask import Asker
+from service.llm.cache import AnswerCache, Note
+from service.llm.client import ChatClient, ChatRequest, OpenAIChatClient
+from service.llm.errors import AuthFailed
+from service.llm.overview import write_overview
+from service.llm.plan import Answer, Requests, RunStats
 from service.llm.transport import RetryBudget, RetryPolicy, Transport
-from service.models import SECTION_NAMES, schema_hash
+from service.models import schema_hash
 from service.prompts import Prompt, load_prompt
 from service.settings import Settings
 
-log = logging.getLogger("govbrief.llm")
-
-SECTION_ZH = {section.value: section.short_zh for section in SECTION_NAMES}
-
-DEFAULT_PACK_TOKENS = 4000
-OVERVIEW_MAX_TOKENS = 512
-OVERVIEW_MAX_CHARS = 400
-_OVERVIEW_TITLES_PER_SECTION = 12
-_OVERVIEW_TITLE_CHARS = 24
-_REASK_ECHO_CHARS = 1500  # how much of a bad answer is shown back to the model
-
-
-#: What `assemble()` takes per pack id: the validated answer, or why there is none.
-Answer = ChunkResult | BaseException
-
-
-@dataclass
-class RunStats:
-    """What one `extract()` (or one `assemble()`) did, beyond what provenance records (for tests,
-    bench and logs). One per call: it is returned on `Extraction.stats`."""
-
-    meter: Meter = field(default_factory=Meter)
-    modes: list[str] = field(default_factory=list)  # the mode of every answer that was accepted
-    rejected_modes: list[str] = field(default_factory=list)
-    splits: int = 0
-    reasks: int = 0
-    failed_chunks: list[str] = field(default_factory=list)
-    aborted: threading.Event = field(default_factory=threading.Event, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def note(self, attr: str, value: Any = 1) -> None:
-        with self._lock:
-            current = getattr(self, attr)
-            if isinstance(current, list):
-                current.append(value)
-            else:
-                setattr(self, attr, current + value)
+__all__ = ["Answer", "OpenAIBackend", "RunStats"]
 
 
 class OpenAIBackend:
@@ -136,15 +84,44 @@ class OpenAIBackend:
         prompts_dir = prompts_dir or settings.prompts_dir
         self.prompt: Prompt = load_prompt(settings.prompt_id, settings.prompt_version, prompts_dir)
         self.overview_prompt: Prompt = load_prompt("overview", None, prompts_dir)
-        self.schema = chunk_result_schema()
+        self.profile = providers.resolve(
+            self.client.base_url, self.model, settings.llm_provider
+        ).with_context(settings.llm_context_tokens)
+        self.context_tokens = self.profile.context_tokens
+        self.schema = chunk_result_schema(self.prompt.field_order)
         self.schema_hash = schema_hash(self.schema)
         self.mode_setting: str = settings.llm_structured_output
-        structured.rungs(self.mode_setting)  # fail at construction on an unknown mode
-        # Chunks are packed into requests of up to this many tokens (see extract.Pack).
-        self.pack_tokens: int = (
-            pack_tokens
-            if pack_tokens is not None
-            else getattr(settings, "llm_pack_tokens", DEFAULT_PACK_TOKENS)
+        # What the endpoint accepted is learned once and kept in the cache dir; --refresh forgets it.
+        self._verdicts = Note(self.cache, structured.note_key(self.client.base_url, self.model))
+        forget = refresh or self.cache.refresh
+        if forget:
+            structured.forget(self.client.base_url, self.model)
+        self.ladder = structured.Ladder(
+            self.mode_setting, self.client.base_url, self.model, self.profile.modes
+        )
+        if not forget:
+            self.ladder.learn(self._verdicts.load())
+        self.pack_tokens: int = pack_tokens if pack_tokens is not None else settings.llm_pack_tokens
+        self.requests = Requests(
+            model=self.model,
+            prompt=self.prompt,
+            overview_prompt=self.overview_prompt,
+            profile=self.profile,
+            schema=self.schema,
+            temperature=settings.llm_temperature,
+            max_tokens=self.prompt.max_tokens or settings.llm_max_tokens,
+            overview_max_tokens=settings.llm_overview_max_tokens,
+        )
+        self.asker = Asker(
+            client=self.client,
+            transport=self.transport,
+            ladder=self.ladder,
+            requests=self.requests,
+            cache=self.cache,
+            notes=self._verdicts,
+            cache_key=self._key,
+            reasks=settings.llm_reasks,
+            context_tokens=self.context_tokens,
         )
         # Per-run stats: each thread's latest run, and the latest of all for callers on other threads.
         self._runs = threading.local()
@@ -178,7 +155,7 @@ class OpenAIBackend:
         # Cached answers are read here, in the caller's thread: a fully cached report starts no threads.
         misses = []
         for pack, request in planned:
-            cached = self._lookup(run, self.chunk_cache_key(request, mode), mode)
+            cached = self.asker.lookup(run, self.chunk_cache_key(request, mode), mode)
             if cached is None:
                 misses.append(pack)
             else:
@@ -203,9 +180,14 @@ class OpenAIBackend:
                         raise exc
 
         extraction = self.assemble(doc, answers, stats=run)
+        if run.structured_output == "text":
+            extraction.warnings.append(
+                "structured output: the endpoint accepted no JSON mode; answers were read from plain "
+                "text (the schema was in the prompt). Check it with `govbrief doctor`"
+            )
         if extraction.drafts:
             try:
-                extraction.overview = self._overview(run, doc, extraction.drafts)
+                extraction.overview = write_overview(self.asker, run, doc, extraction.drafts)
             except AuthFailed as exc:
                 raise AuthFailed(self.client.redact(str(exc)), status=exc.status) from None
             except LLMError as exc:
@@ -215,26 +197,54 @@ class OpenAIBackend:
             extraction.usage = self._usage(run)  # the overview's calls included
         return extraction
 
+    def _chunk(self, run: RunStats, pack: Pack) -> ChunkResult:
+        if run.aborted.is_set():
+            raise LLMError("not sent: the report was abandoned after an authentication error")
+        try:
+            return self.asker.answer(run, pack)
+        except AuthFailed:
+            run.aborted.set()
+            raise
+
     # --- the pieces extract() is made of, public for the Batch API path ------------------------
 
     def packs(self, doc: Document) -> list[Pack]:
-        """The requests' packs, in document order. The page header and the signature hold no items;
-        a report whose outline found no sections at all is sent whole rather than not at all."""
-        return pack_chunks(extractable(doc.chunks) or list(doc.chunks), self.pack_tokens)
+        """The requests' packs, in document order, each small enough for the model's context. The
+        page header and the signature hold no items; a report whose outline found no sections at
+        all is sent whole rather than not at all."""
+        chunks = extractable(doc.chunks) or list(doc.chunks)
+        room = (
+            plan.context_room(
+                self.context_tokens,
+                self.requests.overhead_tokens(self.current_mode()),
+                self.requests.max_tokens,
+            )
+            if self.context_tokens
+            else None
+        )
+        budget = self.pack_tokens if room is None or self.pack_tokens <= 0 else min(self.pack_tokens, room)
+        return plan.fit_packs(pack_chunks(chunks, budget), room)
+
+    def current_mode(self) -> str:
+        """The structured-output mode a request would be sent in now."""
+        return self.ladder.current()
 
     def plan_requests(self, doc: Document, *, mode: str | None = None) -> list[tuple[Pack, ChatRequest]]:
         """One chat request per pack, exactly as `extract()` first sends it: in `mode`, by default
         the structured-output mode now in force (`current_mode()`)."""
         mode = mode if mode is not None else self.current_mode()
-        return [(pack, self.chunk_request(pack, mode)) for pack in self.packs(doc)]
+        return [(pack, self.requests.chunk(pack, mode)) for pack in self.packs(doc)]
+
+    def chunk_request(self, pack: Pack, mode: str) -> ChatRequest:
+        return self.requests.chunk(pack, mode)
 
     def chunk_cache_key(self, request: ChatRequest, mode: str) -> str:
         """The answer cache's key for a validated answer to the chunk request `request` in `mode`."""
-        return self._key("chunk", mode, request, self.prompt)
+        return self._key(request, mode, "chunk")
 
     def cached_answer(self, request: ChatRequest, mode: str) -> ChunkResult | None:
         """The validated answer the cache holds for `request` in `mode` (direct path or batch)."""
-        return _as_result(self.cache.get(self.chunk_cache_key(request, mode)))
+        return plan.as_result(self.cache.get(self.chunk_cache_key(request, mode)))
 
     def store_answer(self, request: ChatRequest, mode: str, result: ChunkResult) -> None:
         """Cache a validated answer where `extract()` looks for it."""
@@ -243,44 +253,13 @@ class OpenAIBackend:
     def assemble(
         self, doc: Document, answers: Mapping[str, Answer], *, stats: RunStats | None = None
     ) -> Extraction:
-        """The Extraction for `doc` from each pack's answer (`plan_requests` ids), without the
-        overview and without any HTTP: drafts checked against what each request showed, a warning
-        and a `failed_chunks` entry per pack without a usable answer, usage from `stats.meter`.
-
-        Raises `ExtractionFailed` when no pack has a usable answer (an empty brief is not a brief).
-        """
-        run = stats if stats is not None else RunStats()
-        packs = self.packs(doc)
-        drafts: list[DraftItem] = []
-        warnings: list[str] = []
-        failed: dict[str, str] = {}
-        transient = False
-        for pack in packs:
-            answer = answers.get(pack.id)
-            if not isinstance(answer, ChunkResult):
-                reason = self.client.redact(str(answer) if answer is not None else "no answer")
-                failed[pack.id] = reason
-                transient = transient or isinstance(answer, LLMTransportError)
-                run.note("failed_chunks", pack.id)
-                warnings.append(f"chunk {pack.id}: no usable answer, its items are missing ({reason})")
-                continue
-            chunk_drafts, chunk_warnings = self._drafts(answer, pack)
-            drafts += chunk_drafts
-            warnings += chunk_warnings
-        if packs and len(failed) == len(packs):
-            raise ExtractionFailed(
-                f"the LLM gave no usable answer for any of {len(packs)} requests: {next(iter(failed.values()))}",
-                failed_chunks=failed,
-                transient=transient,
-            )
-        return Extraction(
-            drafts=drafts,
-            overview=None,
-            warnings=[self.client.redact(w) for w in warnings],
-            usage=self._usage(run),
-            failed_chunks=failed,
-            transient_failure=transient,
-            stats=run,
+        """The Extraction for `doc` from each pack's answer (`plan_requests` ids); see `plan.assemble`."""
+        return plan.assemble(
+            self.packs(doc),
+            answers,
+            run=stats if stats is not None else RunStats(),
+            redact=self.client.redact,
+            usage=self._usage,
         )
 
     def fingerprint(self) -> dict[str, Any]:
@@ -296,10 +275,23 @@ class OpenAIBackend:
             ],
             "schema_hash": self.schema_hash,
             "temperature": self.settings.llm_temperature,
-            "max_tokens": self.settings.llm_max_tokens,
+            "max_tokens": self.requests.max_tokens,
             "structured_output": self.mode_setting,
+            "provider": self.profile.name,
             "pack_tokens": self.pack_tokens,
+            "context_tokens": self.context_tokens,
         }
+
+    def _key(self, request: ChatRequest, mode: str, kind: str) -> str:
+        return plan.chunk_cache_key(
+            kind=kind,
+            base_url=self.client.base_url,
+            model=self.model,
+            prompt=self.prompt if kind == "chunk" else self.overview_prompt,
+            schema_hash=self.schema_hash,
+            mode=mode,
+            request=request,
+        )
 
     def _usage(self, run: RunStats) -> Usage:
         meter = run.meter
@@ -318,245 +310,5 @@ class OpenAIBackend:
                 self.settings.llm_price_prompt_per_1k,
                 self.settings.llm_price_completion_per_1k,
             ),
+            structured_output=run.structured_output,
         )
-
-    # --- one chunk ----------------------------------------------------------------------------
-
-    def _log(self, message: str, *args: Any) -> None:
-        # Messages quote server error bodies and model answers, either of which may echo the key.
-        if log.isEnabledFor(logging.INFO):
-            log.info("%s", self.client.redact(message % args))
-
-    def _chunk(self, run: RunStats, pack: Pack) -> ChunkResult:
-        if run.aborted.is_set():
-            raise LLMError("not sent: the report was abandoned after an authentication error")
-        try:
-            return self._answer(run, pack)
-        except AuthFailed:
-            run.aborted.set()
-            raise
-
-    def _drafts(self, result: ChunkResult, pack: Pack) -> tuple[list[DraftItem], list[str]]:
-        drafts, warnings = to_drafts(result, pack)
-        for draft in drafts:
-            draft.title = self.client.redact(draft.title)
-            draft.summary = self.client.redact(draft.summary)
-        return drafts, warnings
-
-    def _mode_note_key(self) -> str:
-        return answer_key(kind="structured-mode", base_url=self.client.base_url, model=self.model)
-
-    def current_mode(self) -> str:
-        """The structured-output mode a request would be sent in now."""
-        persisted = self.cache.get_note(self._mode_note_key()) if self.mode_setting == "auto" else None
-        return structured.start_mode(self.mode_setting, self.client.base_url, self.model, persisted)
-
-    def _lower_mode(self, mode: str) -> None:
-        """Record `mode` as where to start, unless another chunk already went lower."""
-        known = structured.remembered(self.client.base_url, self.model)
-        if known is None or structured.LADDER.index(known) < structured.LADDER.index(mode):
-            structured.remember(self.client.base_url, self.model, mode)
-
-    def chunk_request(self, pack: Pack, mode: str) -> ChatRequest:
-        rendered = self.prompt.render(
-            parts=render_parts(pack),
-            schema=chunk_result_schema_json() if structured.schema_in_prompt(mode) else None,
-        )
-        response_format, extra_body = structured.request_shape(mode, self.schema)
-        return ChatRequest(
-            model=self.model,
-            messages=[
-                {"role": "system", "content": rendered.system},
-                {"role": "user", "content": rendered.user},
-            ],
-            temperature=self.settings.llm_temperature,
-            max_tokens=self.settings.llm_max_tokens,
-            response_format=response_format,
-            extra_body=extra_body,
-        )
-
-    def _key(self, kind: str, mode: str, request: ChatRequest, prompt: Prompt) -> str:
-        return answer_key(
-            kind=kind,
-            base_url=self.client.base_url,
-            model=self.model,
-            prompt=[prompt.id, prompt.version, prompt.hash],
-            schema=self.schema_hash,
-            mode=mode,
-            decoding={"temperature": request.temperature, "max_tokens": request.max_tokens},
-            messages=request.messages,
-        )
-
-    def _lookup(self, run: RunStats, key: str, mode: str) -> ChunkResult | None:
-        result = _as_result(self.cache.get(key))
-        if result is None:
-            return None
-        run.meter.cache(True)
-        run.note("modes", mode)
-        return result
-
-    def _answer(self, run: RunStats, pack: Pack) -> ChunkResult:
-        while True:
-            mode = self.current_mode()
-            request = self.chunk_request(pack, mode)
-            key = self.chunk_cache_key(request, mode)
-            cached = self._lookup(run, key, mode)
-            if cached is not None:
-                return cached
-            run.meter.cache(False)
-            try:
-                result = self._ask(run, request, parse_chunk_result, f"chunk {pack.id}", mode)
-            except ModeRejected as exc:
-                # Only a rejection of the output mode steps down; any other one fails at once.
-                lower = structured.next_mode(self.mode_setting, mode)
-                if lower is None:
-                    hint = (
-                        ""
-                        if self.mode_setting == "auto"
-                        else " (GOVBRIEF_LLM_STRUCTURED_OUTPUT=auto steps down)"
-                    )
-                    raise ModeRejected(f"{exc} [mode {mode}]{hint}", status=exc.status) from None
-                self._log(
-                    "%s rejected structured mode %s (%s); trying %s", self.client.base_url, mode, exc, lower
-                )
-                run.note("rejected_modes", mode)
-                self._lower_mode(lower)
-                continue
-            except Truncated:
-                halves = split_pack(pack)
-                if halves is None:
-                    raise LLMResponseError(
-                        f"chunk {pack.id}: answer cut off at max_tokens={request.max_tokens} even for one sentence"
-                    ) from None
-                run.note("splits")
-                self._log(
-                    "chunk %s: answer cut off at max_tokens; splitting into %s and %s",
-                    pack.id,
-                    *(h.id for h in halves),
-                )
-                result = ChunkResult(
-                    items=[*self._answer(run, halves[0]).items, *self._answer(run, halves[1]).items]
-                )
-            self._lower_mode(mode)
-            if self.mode_setting == "auto":
-                self.cache.set_note(self._mode_note_key(), mode)
-            self.cache.set(key, result.model_dump(mode="json"))
-            run.note("modes", mode)
-            return result
-
-    # --- asking, re-asking, accounting --------------------------------------------------------
-
-    def _send(self, run: RunStats, request: ChatRequest, describe: str) -> ChatResponse:
-        response = self.transport.call(
-            lambda timeout: self.client.complete(request, timeout=timeout),
-            on_attempt=run.meter.http_call,
-            describe=describe,
-        )
-        prompt_tokens = response.prompt_tokens
-        completion_tokens = response.completion_tokens
-        estimated = prompt_tokens is None or completion_tokens is None
-        if prompt_tokens is None:
-            prompt_tokens = estimate_prompt_tokens(request.messages)
-            if request.response_format and "json_schema" in request.response_format:
-                prompt_tokens += count_tokens(chunk_result_schema_json())
-        if completion_tokens is None:
-            completion_tokens = count_tokens(response.content)
-        run.meter.add_tokens(prompt_tokens, completion_tokens, estimated=estimated)
-        return response
-
-    def _ask(self, run: RunStats, request: ChatRequest, parse: Any, describe: str, mode: str) -> Any:
-        """Send `request`; on an answer `parse` rejects, re-ask with the error, at most `llm_reasks` times."""
-        messages = request.messages
-        last_error: AnswerFormatError | None = None
-        for round_ in range(self.settings.llm_reasks + 1):
-            if round_:
-                run.note("reasks")
-            current = replace(request, messages=messages)
-            response = self._send(run, current, describe)
-            if response.finish_reason == "length":
-                raise Truncated(f"{describe}: answer cut off at max_tokens={request.max_tokens}")
-            try:
-                return parse(response.content)
-            except AnswerFormatError as exc:
-                last_error = exc
-                self._log("%s: invalid answer in mode %s (%s); re-asking", describe, mode, exc)
-                messages = [
-                    *request.messages,
-                    {"role": "assistant", "content": response.content[:_REASK_ECHO_CHARS]},
-                    {"role": "user", "content": self._reask_text(str(exc))},
-                ]
-        raise LLMResponseError(
-            f"{describe}: no valid answer after {self.settings.llm_reasks + 1} tries in mode {mode}: {last_error}"
-        )
-
-    def _reask_text(self, error: str) -> str:
-        return self.prompt.render_reask(error=error)
-
-    # --- overview -----------------------------------------------------------------------------
-
-    def _overview(self, run: RunStats, doc: Document, drafts: list[DraftItem]) -> str:
-        lines = []
-        for section, label in SECTION_ZH.items():
-            titles = list(dict.fromkeys(d.title for d in drafts if d.section == section))
-            if titles:
-                lines.append(
-                    f"{label}："
-                    + "；".join(t[:_OVERVIEW_TITLE_CHARS] for t in titles[:_OVERVIEW_TITLES_PER_SECTION])
-                )
-        rendered = self.overview_prompt.render(title=doc.meta.title or "", items="\n".join(lines))
-        request = ChatRequest(
-            model=self.model,
-            messages=[
-                {"role": "system", "content": rendered.system},
-                {"role": "user", "content": rendered.user},
-            ],
-            temperature=self.settings.llm_temperature,
-            max_tokens=OVERVIEW_MAX_TOKENS,
-        )
-        key = self._key("overview", "text", request, self.overview_prompt)
-        cached = self.cache.get(key)
-        if isinstance(cached, str) and cached:
-            run.meter.cache(True)
-            return cached
-        run.meter.cache(False)
-        try:
-            text: str = self._ask(run, request, _parse_overview, "overview", "text")
-        except Truncated as exc:
-            raise LLMResponseError(str(exc)) from None
-        text = self.client.redact(text)
-        self.cache.set(key, text)
-        return text
-
-
-def _as_result(cached: Any) -> ChunkResult | None:
-    if cached is None:
-        return None
-    try:
-        return ChunkResult.model_validate(cached)
-    except ValueError:
-        return None  # written by an older, looser version: ask again
-
-
-def _parse_overview(content: str) -> str:
-    text = " ".join(strip_reasoning(content).split())
-    if text.startswith("{") or text.startswith("["):
-        # A model stuck in JSON mode: take the longest string it wrote.
-        try:
-            value = extract_json(text)
-        except AnswerFormatError:
-            value = None
-        strings = _strings(value)
-        text = max(strings, key=len) if strings else ""
-    if len(text) < 8:
-        raise AnswerFormatError("概述为空或过短，请用 2 至 3 句中文写出概述正文")
-    return text[:OVERVIEW_MAX_CHARS]
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []

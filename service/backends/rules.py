@@ -14,8 +14,15 @@ import re
 from service.categorize import categorize, is_section_word
 from service.document import Document, DraftItem, DraftMetric, Extraction, Node, SectionKind, Usage
 from service.metrics import find_metrics
-from service.vocab import PROBLEM_TURN
 from service.models import Category, Section
+from service.vocab import (
+    FRAMING_WORDS,
+    PROBLEM_NOUNS,
+    PROBLEM_STATEMENT,
+    PROBLEM_TURN,
+    SENTENCE_ENDS,
+    TARGETS,
+)
 
 _GENERIC = re.compile(
     r"取得了?(?:一定|较好|明显|显著|较大)?的?(?:成绩|成效|进展|进步)(?![^，。]*(?:但|不足))|这些都?需要|回顾这一年|"
@@ -26,20 +33,23 @@ _LIST_OPENER = re.compile(r"[：:]|(?:比如|例如|主要是|主要有|主要�
 # A sentence before a list that only announces it ("我县法治政府建设仍存在一些问题。").
 _LEAD_IN = re.compile(
     r"[：:]$|以下|如下|(?:存在|仍有|还有|面临)着?(?:一些|一定的?|某些|不少|诸多|部分|许多|较多)?的?"
-    r"(?:问题|不足|短板|差距|困难|薄弱环节)"
+    rf"(?:{PROBLEM_NOUNS})"
 )
 # A sentence that resolves to act on the problems just stated ("我们一定要直面问题和挑战…").
 _RESOLVE = re.compile(r"^(?:我们|我[区市县省局])?(?:一定要|必须|务必|要|将|决不|绝不)")
-#: A turn to the shortcomings ("我们既要看到成绩，更要看到前进中的困难和挑战。") this short only announces them.
-_TURN_ONLY_MAX = 45
 
 
 def _is_intro(sentence: str) -> bool:
     """A sentence that only introduces what follows: generic, or announcing the problems."""
-    return bool(
-        _GENERIC.search(sentence)
-        or _LEAD_IN.search(sentence)
-        or (PROBLEM_TURN.search(sentence) and len(sentence) <= _TURN_ONLY_MAX)
+    if _GENERIC.search(sentence):
+        return True
+    if not (_LEAD_IN.search(sentence) or PROBLEM_TURN.search(sentence)):
+        return False
+    # An announcement names no problem of its own: each of its clauses is the turn, or says nothing that
+    # falls short ("政府工作还存在不足，有些政策措施落实不到位" names one, so it is a problem).
+    return all(
+        _LEAD_IN.search(c) or PROBLEM_TURN.search(c) or not PROBLEM_STATEMENT.search(c)
+        for c in re.split(r"[，,：:]", sentence)
     )
 
 
@@ -52,8 +62,8 @@ _MARKER = re.compile(
     r"(?P<circled>[①-⑳])|[（(](?P<paren>\d{1,2})[）)]|(?<![\d.．A-Za-z])(?P<half>\d{1,2})[)）]"
 )
 _MARKER_LEFT = "：:；;。，,、！？ \n"
-_SENTENCE = re.compile(r"[^。！？\n]+[。！？]?")
-_SENTENCE_END = re.compile(r"[。！？]")
+_SENTENCE = re.compile(rf"[^{SENTENCE_ENDS}\n]+[{SENTENCE_ENDS}]?")
+_SENTENCE_END = re.compile(f"[{SENTENCE_ENDS}]")
 _TITLE_MAX = 30
 MAX_METRICS = 8  # per item: the first figures a section states are its headline ones
 
@@ -85,7 +95,9 @@ class RulesBackend:
                 drafts += [self._from_heading(doc, n, Section.achievements) for n in _units(node)]
             elif node.kind == SectionKind.leadership:
                 units = node.children or [node]
-                drafts += [self._from_heading(doc, n, Section.leadership, Category.party_leadership) for n in units]
+                drafts += [
+                    self._from_heading(doc, n, Section.leadership, Category.party_leadership) for n in units
+                ]
             elif node.kind in (SectionKind.problems, SectionKind.plans):
                 drafts += self._enumerated(doc, node, Section(node.kind.value))
         if not any(n.kind == SectionKind.leadership for n in tops):
@@ -134,8 +146,13 @@ class RulesBackend:
 
     def _enumerated(self, doc: Document, node: Node, section: Section) -> list[DraftItem]:
         """One item per enumerated problem or plan of a section (or of a sub-heading of one)."""
+        if section == Section.plans and _is_framing(doc, node):
+            return self._targets(doc, node.body_start, node.end)
         if node.children:
             items: list[DraftItem] = []
+            if section == Section.plans and node.children[0].level < 4:
+                # The year's targets stated before the tasks ("今年发展的主要预期目标是：…") are a plan too.
+                items += self._targets(doc, node.body_start, node.children[0].start)
             for child in node.children:
                 content = _container_start(doc.text, child)
                 if content is None:
@@ -154,6 +171,9 @@ class RulesBackend:
         or a wrap-up only when something else gives items: a section's only paragraph is its content."""
         text = doc.text
         start, end = _trim(text, start, end)
+        run_ins = self._run_ins(doc, section, start, end) if section == Section.plans else None
+        if run_ins is not None:
+            return run_ins
         units: list[tuple[list[DraftItem], bool]] = []  # (items, a droppable generic paragraph)
         for s, e in _paragraphs(text, start, end):
             para = text[s:e]
@@ -208,6 +228,38 @@ class RulesBackend:
             if not (_GENERIC.search(sentence) or _WRAP_UP.match(sentence.lstrip())):
                 items += [self._item(doc, section, s, e) for s, e in _clauses(text, pos, stop)]
             pos = stop
+        return items
+
+    def _targets(self, doc: Document, start: int, end: int) -> list[DraftItem]:
+        """The year's targets in text[start:end]: the sentence that states them, whole (its `；`-list
+        of figures is one plan: the year's targets)."""
+        text = doc.text
+        for s, e in _paragraphs(text, start, end):
+            m = TARGETS.search(text, s, e)
+            if m:
+                start = max([s] + [text.rfind(p, s, m.start()) + 1 for p in "。！？"])
+                stop = _sentence_end(text, m.end(), e)
+                start, stop = _trim_clause(text, start, stop)
+                return [self._item(doc, Section.plans, start, stop)]
+        return []
+
+    def _run_ins(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem] | None:
+        """A section of paragraphs each opening with a short run-in title ("深化国企国资改革。准确界定…"):
+        one item per such paragraph; the others (an intro, a judgement, a figure) are context. None when
+        fewer than three paragraphs open so."""
+        text = doc.text
+        spans = []
+        for s, e in _paragraphs(text, start, end):
+            m = _RUN_IN.match(text, s, e)
+            if m:
+                spans.append((s, e, s + len(m.group(1))))
+        if len(spans) < _MIN_RUN_INS:
+            return None
+        items = []
+        for s, e, title_end in spans:
+            item = self._item(doc, section, s, e)
+            item.title = text[s:title_end]
+            items.append(item)
         return items
 
     def _sentences(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem]:
@@ -268,9 +320,26 @@ class RulesBackend:
                 if re.search(r"第一责任人|党政主要负责人", text[node.start : own_end]):
                     units = [c for c in node.children if c.level == 4] or [node]
                     return [
-                        self._from_heading(doc, n, Section.leadership, Category.party_leadership) for n in units
+                        self._from_heading(doc, n, Section.leadership, Category.party_leadership)
+                        for n in units
                     ]
         return []
+
+
+# A run-in title: a short first sentence with no comma, then the paragraph goes on.
+_RUN_IN = re.compile(r"([^，。！？；：,\n]{4,20})。(?=.)")
+_MIN_RUN_INS = 3
+
+
+def _is_framing(doc: Document, node: Node) -> bool:
+    """A chapter that frames the year's work (总体要求、政策取向) in a report that lists the work in a
+    chapter of its own: only its targets are plans."""
+    if any(c.level < 4 for c in node.children) or not FRAMING_WORDS.search(node.title):
+        return False
+    return any(
+        n is not node and n.kind == SectionKind.plans and not FRAMING_WORDS.search(n.title)
+        for n in doc.outline.nodes
+    )
 
 
 def _units(node: Node) -> list[Node]:

@@ -316,6 +316,7 @@ class OpenAIBatchRun:
             cached = prep.cached.get(pack.id)
             if cached is not None:
                 stats.meter.cache(True)
+                stats.note("modes", self.mode)  # provenance.structured_output
                 results[pack.id] = cached
                 continue
             answer = answers.get(f"{jid}:{pack.id}") or _Answer(
@@ -331,6 +332,7 @@ class OpenAIBatchRun:
                 results[pack.id] = e
                 continue
             self.backend.store_answer(request, self.mode, result)
+            stats.note("modes", self.mode)
             results[pack.id] = result
         job = prep.job
         try:

@@ -34,7 +34,10 @@ from service.cli import batch as _batch  # noqa: E402
 app.command("batch")(_batch.batch)
 app.command("compare")(_batch.compare)
 
+from service.cli import doctor as _doctor  # noqa: E402
 from service.cli import evals as _evals  # noqa: E402
+
+app.command("doctor")(_doctor.doctor)
 
 app.add_typer(_evals.eval_app, name="eval")
 

@@ -25,11 +25,13 @@ from service.cli.common import (
     EXIT_INPUT,
     BackendName,
     NoCacheOption,
+    PromptsDirOption,
     RefreshOption,
     WithTextOption,
     backend_from_options,
     fail,
     load_settings,
+    with_prompts_dir,
 )
 from service.errors import GovbriefError
 
@@ -132,6 +134,7 @@ def batch(
     with_text: WithTextOption = False,
     no_cache: NoCacheOption = False,
     refresh: RefreshOption = False,
+    prompts_dir: PromptsDirOption = None,
     retries: Annotated[
         int,
         typer.Option(
@@ -169,7 +172,7 @@ def batch(
 
       govbrief batch 2023/ 2024/ -o briefs/ --glob '*.pdf' --quiet
     """
-    settings = load_settings()
+    settings = with_prompts_dir(load_settings(), prompts_dir)
     if outdir.exists() and not outdir.is_dir():
         fail(f"{outdir}: exists and is not a folder")
     try:

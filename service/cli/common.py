@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import sys
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -22,6 +23,11 @@ EXIT_FAILED = 1  # some work failed (a batch with failures, an eval that drifted
 def error(message: str) -> None:
     """One line on stderr, no traceback."""
     print(f"govbrief: error: {message}", file=sys.stderr)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (what a brief is missing, and why)."""
+    print(f"govbrief: warning: {message}", file=sys.stderr)
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
@@ -77,6 +83,21 @@ NoCacheOption = Annotated[
 RefreshOption = Annotated[
     bool, typer.Option("--refresh", help="Ignore cached LLM answers, and overwrite them.")
 ]
+
+PromptsDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--prompts-dir",
+        metavar="DIR",
+        help="Prompt files that override the packaged ones, prompt by prompt (<id>/v<N>.toml); "
+        "default GOVBRIEF_PROMPTS_DIR.",
+        show_default=False,
+    ),
+]
+
+
+def with_prompts_dir(settings: Settings, prompts_dir: Path | None) -> Settings:
+    return settings if prompts_dir is None else settings.model_copy(update={"prompts_dir": prompts_dir})
 
 
 def backend_from_options(

@@ -10,7 +10,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -33,7 +33,7 @@ from service.evals import compare as compare_mod
 from service.evals import drift as drift_mod
 from service.evals.dropped import summarize_dropped
 from service.evals.golden import GoldenReport, load_golden_dir
-from service.evals.record import CacheMode, ReportRecord, RunRecord, Scores
+from service.evals.record import CacheMode, ReportRecord, RunRecord, Scores, SectionScore
 from service.evals.runner import (
     bless_refusal,
     load_record,
@@ -126,20 +126,27 @@ def _cell(values: list[float], digits: int = 2) -> str:
     return Stat.of(values).text(digits) if values else "—"
 
 
-def _prf(samples: list[Scores], section: str | None) -> str:
-    """precision recall F1 (cited) · found F1, each a mean±sd over repeats."""
+def _parts(samples: list[Scores], section: str | None) -> list[SectionScore]:
     found = [s.items if section is None else s.sections.get(section) for s in samples]
-    parts = [p for p in found if p is not None]
+    return [p for p in found if p is not None]
+
+
+def _f1(samples: list[Scores], section: str | None) -> str:
+    """F1 of citing the golden sentence / F1 of finding the item, each mean±sd over repeats."""
+    parts = _parts(samples, section)
     if not parts:
         return "—"
-    # Nothing predicted: precision is vacuous, shown as a dash rather than a perfect 1.00.
-    precision = (
-        "—" if all(p.predicted == 0 and p.golden for p in parts) else _cell([p.precision for p in parts])
-    )
-    return (
-        f"{precision} {_cell([p.recall for p in parts])} {_cell([p.f1 for p in parts])}"
-        f" · {_cell([p.found_f1 for p in parts])}"
-    )
+    return f"{_cell([p.f1 for p in parts])} / {_cell([p.found_f1 for p in parts])}"
+
+
+def _pr(samples: list[Scores], section: str | None) -> str:
+    """Precision and recall (cited). Nothing predicted makes precision vacuous: a dash, not 1.00."""
+    parts = _parts(samples, section)
+    if not parts:
+        return "—"
+    vacuous = all(p.predicted == 0 and p.golden for p in parts)
+    precision = "—" if vacuous else _cell([p.precision for p in parts])
+    return f"{precision} {_cell([p.recall for p in parts])}"
 
 
 def _counts(s: Scores, section: str | None) -> str:
@@ -152,7 +159,8 @@ def _rate(value: float | None) -> str:
 
 
 def _name(r: ReportRecord) -> str:
-    return r.id + (" (error)" if r.error else "")
+    prefix = r.id.split("_")[0]  # "000" of "000_e288acb1be06d3f7"; "gwr_2015" stays whole
+    return (prefix if prefix.isdigit() else r.id) + (" (error)" if r.error else "")
 
 
 _CACHE_WORDS = {"live": "live", "cached": "cached", "mixed": "partly cached", "none": "—"}
@@ -211,16 +219,18 @@ def score_tables(record: RunRecord) -> list[Table]:
         title += f" · mean±sd of {n} runs"
     rows = _rows(record)
     items = Table(
-        title=f"{title} · items: precision recall F1 (cited the golden sentence) · F1 (found the item)",
-        box=box.SIMPLE_HEAD,
+        title=f"{title} · items F1: cited the golden sentence / found the item", box=box.SIMPLE_HEAD
     )
-    items.add_column("report", no_wrap=True)
-    items.add_column("split", no_wrap=True)
-    for section in (*SECTION_NAMES, "all items"):
-        items.add_column(str(section), justify="right", no_wrap=True)
+    pr = Table(title=f"{title} · items precision recall (cited)", box=box.SIMPLE_HEAD)
+    for table in (items, pr):
+        table.add_column("report", no_wrap=True)
+        table.add_column("split", no_wrap=True, min_width=5)
+        for section in (*SECTION_NAMES, "all items"):
+            table.add_column(str(section), justify="right", no_wrap=True)
     for name, split, _, samples, total in rows:
-        cells = [_prf(samples, section) for section in SECTION_NAMES] + [_prf(samples, None)]
-        items.add_row(name, split, *cells, style="bold" if total else None)
+        style = "bold" if total else None
+        items.add_row(name, split, *[_f1(samples, s) for s in (*SECTION_NAMES, None)], style=style)
+        pr.add_row(name, split, *[_pr(samples, s) for s in (*SECTION_NAMES, None)], style=style)
     counts = Table(
         title=f"{title} · counts: golden/predicted/matched(cited)/found/dropped", box=box.SIMPLE_HEAD
     )
@@ -264,7 +274,7 @@ def score_tables(record: RunRecord) -> list[Table]:
             str(s.latency_ms),
             style="bold" if total else None,
         )
-    return [items, counts, other]
+    return [items, pr, counts, other]
 
 
 def run_notes(record: RunRecord) -> list[str]:
@@ -337,7 +347,7 @@ class SplitName(enum.StrEnum):
     test = "test"
 
 
-def _verbose_client(settings: Settings) -> dict[str, object]:
+def _verbose_client(settings: Settings) -> dict[str, Any]:
     """-v: the backend is built with a client that prints one stderr line per call (and the LLM
     layer's re-asks, rejected modes and splits are logged to stderr too)."""
     from service.evals.calls import VerboseClient
@@ -537,7 +547,7 @@ def eval_run(
         }
         settings = settings.model_copy(update=updates) if updates else settings
         name_asked = backend.value if backend else None
-        calls: dict[str, object] = {}
+        calls: dict[str, Any] = {}
         if verbose and not dry_run and (name_asked or settings.default_backend()) == "openai":
             calls = _verbose_client(settings)
         engine = backend_from_options(name_asked, settings, no_cache=no_cache, refresh=refresh, **calls)

@@ -13,17 +13,21 @@ import typer
 
 from service import render
 from service.cli.common import (
+    EXIT_FAILED,
     EXIT_INPUT,
     BackendName,
     NoCacheOption,
+    PromptsDirOption,
     RefreshOption,
     WithTextOption,
     backend_from_options,
     error,
     fail,
     load_settings,
+    warn,
+    with_prompts_dir,
 )
-from service.errors import ConfigError, GovbriefError, InputError, PromptError
+from service.errors import ConfigError, EmptyBriefError, GovbriefError, InputError, PromptError
 from service.ingest import sample_path
 from service.llm.errors import AuthFailed
 from service.models import Brief
@@ -119,6 +123,7 @@ def summarize(
     ] = None,
     no_cache: NoCacheOption = False,
     refresh: RefreshOption = False,
+    prompts_dir: PromptsDirOption = None,
 ) -> None:
     """Brief one or more reports: achievements (成效), problems (问题) and plans (计划), every item grounded.
 
@@ -137,7 +142,7 @@ def summarize(
         inputs.insert(0, sample_path())
     if not inputs:
         fail("no report given: pass one or more PATHs, or --sample")
-    settings = load_settings()
+    settings = with_prompts_dir(load_settings(), prompts_dir)
     engine = backend_from_options(
         backend.value if backend else None, settings, no_cache=no_cache, refresh=refresh
     )
@@ -155,6 +160,7 @@ def summarize(
     taken: set[str] = set()
     briefs: list[Brief] = []
     failed = 0
+    empty = 0  # reports read fine whose LLM items were all dropped: exit 1, not 2
     for i, path in enumerate(inputs):
         try:
             brief = summarize_path(
@@ -163,12 +169,15 @@ def summarize(
         except GovbriefError as e:
             error(_message(path, e))
             failed += 1
+            empty += isinstance(e, EmptyBriefError)
             if _stops_all(e) and i + 1 < len(inputs):
                 # No other report can succeed either (bad key, model, prompt…): don't spend calls on them.
                 error(f"stopped: {len(inputs) - i - 1} more report(s) not briefed")
                 break
             continue
         briefs.append(brief)
+        for warning in brief.warnings:  # never a silent gap: what went missing, and why
+            warn(f"{path}: {warning}")
         if into_dir is not None:
             name = _unique_name(Path(path).stem, suffix, taken)
             _write(
@@ -183,7 +192,7 @@ def summarize(
             text = render.to_json(briefs[0])
         _write(text, out)
     if failed:
-        raise typer.Exit(EXIT_INPUT)
+        raise typer.Exit(EXIT_FAILED if empty == failed else EXIT_INPUT)
 
 
 def _message(path: Path, exc: GovbriefError) -> str:

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 
 from service.models import CATEGORY_LABELS_ZH, CORE_SECTIONS, Brief, Category, Item
+from service.vocab import ORG_SUFFIX
 
-SECTIONS = CORE_SECTIONS
-SECTION_LABELS_ZH = {s.value: s.short_zh for s in SECTIONS}
+SECTIONS: tuple[str, ...] = tuple(s.value for s in CORE_SECTIONS)
+SECTION_LABELS_ZH = {s.value: s.short_zh for s in CORE_SECTIONS}
 
 #: Topic keywords of the genre: canonical name → the words that signal it. Deliberately short and
 #: specific; a word like 工作 or 机制 would tie every problem to every other.
@@ -69,7 +70,7 @@ _BOILERPLATE = re.compile(
 SIMILAR_WORDING = 72
 #: Core words shorter than this are too short to compare by wording (keywords must decide).
 _MIN_CORE = 4
-_PLACE_SUFFIX = re.compile(r"(人民政府|政府办公室|办公室|人民政府办公室|法治政府建设领导小组|司法局|委员会)$")
+_PLACE_SUFFIX = re.compile(rf"(?:法治政府建设领导小组|人民政府办公室|司法局|{ORG_SUFFIX})$")
 _PARTY = re.compile(r"^中共|委$")
 
 

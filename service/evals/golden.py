@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from enum import StrEnum
 from pathlib import Path
 
-from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from service.errors import GovbriefError
 from service.models import SECTION_NAMES, Category, Genre
@@ -87,6 +94,7 @@ class GoldenReport(_Strict):
         # One statement of the genre per file: the top-level one, which the meta score checks too.
         self.meta.genre = self.genre
         return self
+
     _path: Path | None = PrivateAttr(default=None)
 
     @property

@@ -3,7 +3,7 @@ summary say what its cited sentences say.
 
 The scorer knows whether an item cites the right sentence, not whether its title and summary are
 faithful to it. The judge asks the configured endpoint, with its own versioned prompt
-(`prompts/judge/`), for a verdict per item. Verdicts are recorded per item (`ReportRecord.judged`)
+(`service/prompt_files/judge/`), for a verdict per item. Verdicts are recorded per item (`ReportRecord.judged`)
 and summarised beside the scores; they never change a score. A batch the judge cannot answer
 leaves its items without a verdict (None), and the run goes on.
 """
@@ -67,11 +67,9 @@ class Judge:
             threading.BoundedSemaphore(settings.llm_concurrency),
             RetryBudget.from_settings(settings),
         )
-        prompt = (
-            load_prompt(PROMPT_ID, None, settings.prompts_dir)
-            if _has_judge(settings)
-            else load_prompt(PROMPT_ID)
-        )
+        # A prompts folder without a judge (one holding only the prompt being tuned) falls back
+        # to the packaged judge.
+        prompt = load_prompt(PROMPT_ID, None, settings.prompts_dir)
         return cls(client or OpenAIChatClient.from_settings(settings), transport, prompt, settings.llm_model)
 
     def request(self, items: list[dict[str, Any]]) -> ChatRequest:
@@ -126,9 +124,3 @@ class Judge:
 
     def _complete(self, request: ChatRequest, timeout: float) -> ChatResponse:
         return self.client.complete(request, timeout=timeout)
-
-
-def _has_judge(settings: Settings) -> bool:
-    # A prompts folder holding only the prompt being tuned still gets the packaged judge.
-    root = settings.prompts_dir
-    return root is not None and (root / PROMPT_ID).is_dir()

@@ -52,8 +52,8 @@ class AnswerCache:
         if self._cache is not None:
             self._cache.set(key, value)
 
-    # Small facts that are not answers (e.g. which structured-output mode a server accepts) are
-    # read even under refresh: they don't change what the model says, only how it's asked.
+    # Small facts that are not answers (which structured-output modes a server accepts): the
+    # backend decides whether to read them (`--refresh` forgets them too).
     def get_note(self, key: str) -> Any | None:
         return None if self._cache is None else self._cache.get(("note", key))
 
@@ -82,3 +82,17 @@ class AnswerCache:
     def close(self) -> None:
         if self._cache is not None:
             self._cache.close()
+
+
+class Note:
+    """One small persisted fact in the cache (e.g. an endpoint's structured-output verdicts)."""
+
+    def __init__(self, cache: AnswerCache, key: str) -> None:
+        self.cache = cache
+        self.key = key
+
+    def load(self) -> Any | None:
+        return self.cache.get_note(self.key)
+
+    def save(self, value: Any) -> None:
+        self.cache.set_note(self.key, value)

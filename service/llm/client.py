@@ -15,7 +15,14 @@ from typing import Any, Protocol
 import openai
 
 from service.errors import ConfigError
-from service.llm.errors import AuthFailed, ModeRejected, RequestRejected, TransientError, redact
+from service.llm.errors import (
+    AuthFailed,
+    JsonWordRequired,
+    ModeRejected,
+    RequestRejected,
+    TransientError,
+    redact,
+)
 from service.llm.transport import parse_retry_after
 
 #: Local servers (llama.cpp, vLLM, Ollama) accept any key, but the SDK insists on one.
@@ -30,6 +37,12 @@ _TRANSIENT_STATUS = {408, 409, 425, 429}
 _MODE_WORDS = re.compile(
     r"response_format|json_schema|json_object|schema|grammar|structured|guided_", re.IGNORECASE
 )
+# "'messages' must contain the word 'json' in some form, to use 'response_format' of type
+# 'json_object'" (OpenAI, DeepSeek, DashScope): a prompt requirement, not a rejected mode.
+_JSON_WORD = re.compile(r"must contain the word .?json", re.IGNORECASE)
+_SDK_ARGS = frozenset(
+    {"model", "messages", "temperature", "max_tokens", "max_completion_tokens", "response_format"}
+)
 # A 400 that means the model is not there: nothing will work until the settings change.
 _NO_MODEL = re.compile(
     r"model\b.{0,80}\b(?:not found|not exist|does not exist|unknown|invalid|not available|no such)"
@@ -42,20 +55,20 @@ _NO_MODEL = re.compile(
 class ChatRequest:
     model: str
     messages: list[dict[str, str]]
-    temperature: float = 0.0
+    temperature: float | None = 0.0  # None: not sent (endpoints that take their default only)
     max_tokens: int = 2048
     response_format: dict[str, Any] | None = None
     extra_body: dict[str, Any] | None = None
+    #: What the endpoint calls the answer's token limit (OpenAI's o-series: max_completion_tokens).
+    max_tokens_param: str = "max_tokens"
 
     def body(self) -> dict[str, Any]:
         """The JSON body of the chat completion as sent over the wire: what `complete()` makes the
         SDK send (it merges `extra_body` into the body), and what a Batch API request line carries."""
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": self.messages,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-        }
+        body: dict[str, Any] = {"model": self.model, "messages": self.messages}
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        body[self.max_tokens_param] = self.max_tokens
         if self.response_format is not None:
             body["response_format"] = self.response_format
         if self.extra_body:
@@ -119,17 +132,18 @@ class OpenAIChatClient:
         self._sdk.close()
 
     def complete(self, request: ChatRequest, *, timeout: float) -> ChatResponse:
-        kwargs: dict[str, Any] = {
-            "model": request.model,
-            "messages": request.messages,
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "timeout": timeout,
-        }
-        if request.response_format is not None:
-            kwargs["response_format"] = request.response_format
-        if request.extra_body:
-            kwargs["extra_body"] = request.extra_body
+        body = request.body()
+        # The SDK's typed arguments for what it knows; the rest (llama.cpp's schema key, provider
+        # options) rides in extra_body, which it merges into the JSON as is.
+        kwargs: dict[str, Any] = {"timeout": timeout}
+        extra: dict[str, Any] = {}
+        for name, value in body.items():
+            if name in _SDK_ARGS:
+                kwargs[name] = value
+            else:
+                extra[name] = value
+        if extra:
+            kwargs["extra_body"] = extra
         try:
             completion = self._sdk.chat.completions.create(**kwargs)
         except openai.APITimeoutError:
@@ -146,6 +160,8 @@ class OpenAIChatClient:
         status = exc.status_code
         text = _error_text(exc)
         message = self.redact(f"HTTP {status}: {text}")
+        if status in (400, 422) and _JSON_WORD.search(text):
+            return JsonWordRequired(message, status=status)
         names_mode = bool(_MODE_WORDS.search(text))
         if status == 501 or (names_mode and (status in (400, 422) or status >= 500)):
             return ModeRejected(message, status=status)

@@ -8,10 +8,12 @@ __all__ = [
     "AuthFailed",
     "ConfigError",
     "ExtractionFailed",
+    "JsonWordRequired",
     "LLMError",
     "LLMResponseError",
     "LLMTransportError",
     "ModeRejected",
+    "PromptTruncated",
     "RequestRejected",
     "TransientError",
     "Truncated",
@@ -41,6 +43,16 @@ class ModeRejected(RequestRejected):
     """A rejection that names the structured-output request (response_format, json_schema, grammar…):
     the one kind the ladder answers by stepping down to a weaker mode. Any other rejection (a bad
     parameter, a prompt too long) would fail the same way in every mode, so it fails at once."""
+
+
+class JsonWordRequired(RequestRejected):
+    """The server wants the word "json" in the prompt of a JSON-mode request. The ladder satisfies it
+    (`structured.with_json_word`); it is never read as a rejection of the mode."""
+
+
+class PromptTruncated(LLMResponseError):
+    """The server cut the prompt to fit its context (`usage.prompt_tokens` says so): the answer is
+    missing whatever was cut, so the request fails loudly instead of returning fewer items."""
 
 
 class AuthFailed(LLMError):
