@@ -38,6 +38,7 @@ PROBLEMS = [
 def golden(**overrides: object) -> GoldenReport:
     data: dict[str, object] = {
         "report": "reports/qinghe.txt",
+        "genre": "rule_of_law_report",
         "meta": {
             "title": "青禾区人民政府 关于 2023 年度法治政府建设情况的 报 告",
             "issuer": "青禾区人民政府",
