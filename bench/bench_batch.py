@@ -2,7 +2,7 @@
 
     python bench/bench_batch.py [--reports 200] [--latency 0.5] [--concurrency 16]
 
-The corpus is the five seed reports (shared/seeds) copied under different names. The fake server
+The corpus is the five seed reports (evals/reports/seeds) copied under different names. The fake server
 runs in its own process (so its threads don't compete with the batch for the GIL) and answers every
 request after exactly `--latency` seconds.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SEEDS = REPO.parent / "shared" / "seeds"
+SEEDS = REPO / "evals" / "reports" / "seeds"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 

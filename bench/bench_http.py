@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = ROOT / "evals" / "reports" / "seeds"
 sys.path.insert(0, str(ROOT / "tests"))
 from servers import start_serve  # noqa: E402  (tests/servers.py: how the tests start the server too)
 

@@ -40,7 +40,7 @@ from service.ingest import read_path, sample_path  # noqa: E402
 from service.models import Brief  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = ROOT / "evals" / "reports" / "seeds"
 
 
 @dataclass

@@ -34,7 +34,7 @@ from service.document import RawText  # noqa: E402
 from service.ingest import read_path  # noqa: E402
 from service.pipeline import analyze, summarize_document, summarize_raw  # noqa: E402
 
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = ROOT / "evals" / "reports" / "seeds"
 AIM_BYTES_PER_S = 1_000_000
 
 

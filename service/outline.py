@@ -201,6 +201,8 @@ def _dash_nodes(text: str, start: int, end: int) -> list[Node]:
     return out if len(out) >= 2 else []
 
 
+# The rule-of-law report's fifth part (督察工作规定 art. 25): other matters, neither review nor plans.
+_OTHER_MATTERS = re.compile(r"其他(?:需要|应当)?(?:报告|说明)的?(?:事项|情况)")
 # Verbs that make a problem word a task ("着力解决突出问题", "补齐短板"): such a heading is no problems part.
 _SOLVING = re.compile(r"解决|破解|化解|攻坚|补齐|补短板|应对|克服|战胜|防范")
 
@@ -216,6 +218,8 @@ def heading_kind(title: str, year: int | None) -> SectionKind | None:
     report on 2023 is the review, "2024年政府工作任务" the plans, whatever other words they use."""
     if LEADERSHIP_WORDS.search(title):
         return SectionKind.leadership
+    if _OTHER_MATTERS.search(title):
+        return SectionKind.other
     if is_problem_heading(title):
         return SectionKind.problems  # a mixed section ("存在问题及2022年工作打算") is split later
     votes = 0  # > 0: the coming year's work; < 0: a review of work done

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.metrics import format_number
-from service.models import CATEGORY_LABELS_ZH, Brief, Item, ReportMeta, Section, Span
+from service.models import CATEGORY_LABELS_ZH, Brief, Genre, Item, ReportMeta, Section, Span
 
 
 def _md(text: str) -> str:
@@ -34,21 +34,28 @@ def _item(n: int, item: Item) -> list[str]:
     return lines
 
 
+def brief_title(r: ReportMeta) -> str:
+    """The report's own title, else what kind of report it is ("政府工作报告简报")."""
+    return r.title or (f"{r.genre.label_zh}简报" if r.genre != Genre.unknown else "年度报告简报")
+
+
 def report_facts(r: ReportMeta) -> list[tuple[str, str]]:
     """The report's metadata as (label, value) rows, the ones that are known."""
     facts = [
+        ("报告类型", r.genre.label_zh if r.genre != Genre.unknown else None),
         ("发布机关", r.issuer),
         ("地区", r.region),
         ("报告年度", f"{r.year}年" if r.year else None),
         ("发布日期", r.published),
         ("文号", r.doc_number),
+        ("会议", r.meeting),
     ]
     return [(k, v) for k, v in facts if v]
 
 
 def to_markdown(brief: Brief) -> str:
     r = brief.report
-    lines = [f"# {_md(r.title or '法治政府建设年度报告简报')}", ""]
+    lines = [f"# {_md(brief_title(r))}", ""]
     lines += [f"- {k}：{_md(v)}" for k, v in report_facts(r)]
     lines += ["", "## 概览", "", _md(brief.overview) or "（无）", ""]
     sections = brief.sections()

@@ -7,7 +7,7 @@ import pytest
 from service.evals.golden import GoldenMeta, GoldenReport
 from service.evals.record import RecordItem, ReportRecord, SectionScore
 from service.evals.score import aggregate, evaluate_report, meta_value_matches
-from service.models import Category, Provenance, ReportMeta, Span
+from service.models import Category, Genre, Provenance, ReportMeta, Span
 
 # Already normalized (full-width punctuation, one paragraph per line), so offsets are easy to check.
 TEXT = "\n".join(
@@ -89,6 +89,7 @@ def perfect_items() -> dict[str, list[RecordItem]]:
 
 
 RIGHT_META = ReportMeta(
+    genre=Genre.rule_of_law_report,
     title="青禾区人民政府关于2023年度法治政府建设情况的报告",
     issuer="青禾区人民政府",
     region="青禾区",
@@ -186,6 +187,8 @@ def test_metadata_accuracy_is_blind_to_spacing_and_punctuation() -> None:
     wrong = RIGHT_META.model_copy(update={"region": "青禾县", "published": "2024-02-21"})
     rec = score(perfect_items(), meta=wrong)
     assert rec.scores.meta_fields == {
+        "genre": 1.0,
+        "meeting": 1.0,  # null in both
         "year": 1.0,
         "region": 0.0,
         "issuer": 1.0,
@@ -193,7 +196,7 @@ def test_metadata_accuracy_is_blind_to_spacing_and_punctuation() -> None:
         "doc_number": 1.0,  # null in both
         "title": 1.0,
     }
-    assert rec.scores.meta_accuracy == pytest.approx(4 / 6, abs=1e-4)
+    assert rec.scores.meta_accuracy == pytest.approx(6 / 8, abs=1e-4)
 
 
 def test_metadata_alternates_and_formats() -> None:

@@ -305,3 +305,40 @@ def test_a_turn_deep_in_a_thanks_paragraph_that_announces_a_list() -> None:
     assert len(brief.problems) == 3
     assert "财政收支矛盾突出" in quotes(brief.problems)
     assert "衷心感谢" not in quotes(brief.problems)
+
+
+def test_the_five_parts_of_a_rule_of_law_report() -> None:
+    """The parts 督察工作规定 art. 25 asks for, in its order; "other matters" is neither review nor plans."""
+    text = (
+        "青禾市司法局2022年度法治政府建设情况报告\n"
+        "一、2022年度推进法治政府建设的主要举措和成效\n（一）深化行政执法改革。全年办理行政处罚案件320件。\n"
+        "（二）加强普法宣传。开展送法下乡活动46场次。\n"
+        "二、存在的不足和原因\n一是执法人员专业素质有待提高；二是普法形式较为单一。\n"
+        "三、党政主要负责人履行推进法治建设第一责任人职责情况\n局主要负责人带头学法，主持召开专题会议4次。\n"
+        "四、2023年度推进法治政府建设的主要安排\n（一）持续深化执法改革。\n（二）创新普法方式。\n"
+        "五、其他需要报告的情况\n无。今年我局未发生行政诉讼败诉案件，全年共收到群众来信12件。\n"
+    )
+    assert [kind for _, kind in kinds_of(text)] == [
+        SectionKind.achievements,
+        SectionKind.problems,
+        SectionKind.leadership,
+        SectionKind.plans,
+        SectionKind.other,
+    ]
+    brief = brief_of(text)
+    assert brief.report.genre == Genre.rule_of_law_report and brief.report.issuer == "青禾市司法局"
+    assert (len(brief.achievements), len(brief.problems), len(brief.plans)) == (2, 2, 2)
+
+
+def test_a_review_of_run_in_paragraphs_gives_one_achievement_each() -> None:
+    text = (
+        "青禾县人民政府2023年工作总结\n一、2023年工作完成情况\n"
+        "过去一年，全县上下团结一心，较好完成了全年目标任务。\n"
+        "狠抓项目建设。全年实施重点项目86个，完成投资125亿元。\n"
+        "优化营商环境。新增市场主体3200户，政务服务事项全部实现网上可办。\n"
+        "改善民生福祉。新增城镇就业5200人，新建幼儿园4所。\n"
+        "二、2024年工作思路\n（一）扩大有效投资。力争完成投资135亿元。\n"
+    )
+    brief = brief_of(text)
+    assert [it.title for it in brief.achievements] == ["狠抓项目建设", "优化营商环境", "改善民生福祉"]
+    assert "较好完成了全年目标任务" not in quotes(brief.achievements)

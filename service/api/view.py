@@ -12,7 +12,7 @@ from itertools import pairwise
 
 from service.metrics import format_number
 from service.models import CATEGORY_LABELS_ZH, Brief, Item, Section, Span
-from service.render import report_facts
+from service.render import brief_title, report_facts
 
 # Page order follows the Markdown brief (the Section enum's order); the prefix makes item ids.
 _ID_PREFIX = {Section.achievements: "a", Section.leadership: "l", Section.problems: "p", Section.plans: "n"}
@@ -72,7 +72,7 @@ def brief_view(brief: Brief) -> BriefView:
             sections.append(SectionView(section.value, section.label_zh, items))
     text = brief.source.text
     return BriefView(
-        title=r.title or "法治政府建设年度报告简报",
+        title=brief_title(r),
         facts=report_facts(r),
         overview=brief.overview,
         sections=sections,

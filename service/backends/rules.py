@@ -92,7 +92,14 @@ class RulesBackend:
         tops = doc.outline.nodes
         for node in tops:
             if node.kind == SectionKind.achievements:
-                drafts += [self._from_heading(doc, n, Section.achievements) for n in _units(node)]
+                units = _units(node)
+                # A review with no enumeration may still open its paragraphs with run-in titles.
+                run_ins = (
+                    self._run_ins(doc, Section.achievements, node.body_start, node.end)
+                    if units == [node]
+                    else None
+                )
+                drafts += run_ins or [self._from_heading(doc, n, Section.achievements) for n in units]
             elif node.kind == SectionKind.leadership:
                 units = node.children or [node]
                 drafts += [
@@ -184,7 +191,7 @@ class RulesBackend:
                 units.append((listed, False))
                 continue
             if section == Section.problems:
-                stated = self._sentences(doc, section, s, e)
+                stated = self._sentences(doc, section, s, e, closing=True)
                 if len(stated) >= 2:
                     units.append((stated, False))
                     continue
@@ -200,7 +207,7 @@ class RulesBackend:
         text = doc.text
         marked = _markers(text, start, end)
         if marked:
-            items = self._lead_in(doc, section, start, marked[0][0])
+            items = self._sentences(doc, section, start, marked[0][0])
             for i, (_, body) in enumerate(marked):
                 stop = marked[i + 1][0] if i + 1 < len(marked) else end
                 s, e = _trim_clause(text, body, stop)
@@ -218,7 +225,7 @@ class RulesBackend:
         clauses = _clauses(text, list_start, sentence_end)
         if len(clauses) < 2:
             return None
-        items = self._lead_in(doc, section, start, sentence_start)
+        items = self._sentences(doc, section, start, sentence_start)
         items += [self._item(doc, section, s, e) for s, e in clauses]
         # The list goes on in the paragraph's later sentences ("A；B。同时，C；D。"); a wrap-up does not.
         pos = sentence_end
@@ -262,9 +269,12 @@ class RulesBackend:
             items.append(item)
         return items
 
-    def _sentences(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem]:
-        """A paragraph of problems stated one sentence each ("经济增长内生动力仍需增强。…金融风险隐患
-        不容忽视。"): an item per sentence, without the turn that announces them or a closing resolve."""
+    def _sentences(
+        self, doc: Document, section: Section, start: int, end: int, *, closing: bool = False
+    ) -> list[DraftItem]:
+        """An item per sentence of text[start:end], without the intro that announces them ("仍存在一些
+        问题。"); with `closing`, without a wrap-up or resolve either ("我们一定要直面问题…"). Used for
+        the sentences before a list, and for problems stated one sentence each."""
         text = doc.text
         items = []
         pos = start
@@ -273,24 +283,11 @@ class RulesBackend:
             s, e = _trim_clause(text, pos, stop)
             sentence = text[s:e]
             pos = stop
-            if e - s < 4 or _is_intro(sentence) or _WRAP_UP.match(sentence) or _RESOLVE.match(sentence):
+            if e - s < 4 or _is_intro(sentence):
+                continue
+            if closing and (_WRAP_UP.match(sentence) or _RESOLVE.match(sentence)):
                 continue
             items.append(self._item(doc, section, s, e))
-        return items
-
-    def _lead_in(self, doc: Document, section: Section, start: int, end: int) -> list[DraftItem]:
-        """The sentences of a list paragraph before its list: an intro ("仍存在一些问题。") is dropped,
-        anything else is an item of its own rather than lost."""
-        text = doc.text
-        items = []
-        pos = start
-        while pos < end:
-            stop = _sentence_end(text, pos, end)
-            s, e = _trim_clause(text, pos, stop)
-            sentence = text[s:e]
-            if e - s >= 4 and not _is_intro(sentence):
-                items.append(self._item(doc, section, s, e))
-            pos = stop
         return items
 
     def _item(self, doc: Document, section: Section, start: int, end: int) -> DraftItem:

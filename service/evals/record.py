@@ -1,7 +1,7 @@
 """The run record: everything one eval run produced, as JSON (`evals/runs/<timestamp>-<label>.json`).
 
 A baseline (`evals/baselines/<name>.json`) is a blessed run record. Records never hold the report
-text (the seeds are third-party text and stay out of the repository); they hold its hash, every
+text (it lives once, in evals/reports/ or wherever the report is); they hold its hash, every
 item with its evidence, where each golden quote was found, and which item matched which entry, so a
 record can be re-scored against a changed golden set and compared with another without re-running.
 """
