@@ -32,6 +32,7 @@ REPORT = """青禾区人民政府关于2023年度法治政府建设情况的报�
 GOLDEN = {
     "report": "reports/qinghe.txt",
     "genre": "rule_of_law_report",
+    "split": "dev",
     "meta": {
         "title": "青禾区人民政府关于2023年度法治政府建设情况的报告",
         "issuer": "青禾区人民政府",
@@ -58,8 +59,9 @@ GOLDEN = {
 }
 
 
-def make_repo(tmp_path: Path) -> Path:
-    """A repository layout with one report and its golden file; returns the golden directory."""
+def make_repo(tmp_path: Path, *, test_split: bool = False) -> Path:
+    """A repository layout with one report and its golden file; returns the golden directory.
+    `test_split`: a second copy of the report, `qinghe_test`, in the test split."""
     root = tmp_path / "repo"
     (root / "reports").mkdir(parents=True)
     (root / "reports" / "qinghe.txt").write_text(REPORT, encoding="utf-8")
@@ -68,6 +70,15 @@ def make_repo(tmp_path: Path) -> Path:
     (golden_dir / "qinghe.json").write_text(
         json.dumps(GOLDEN, ensure_ascii=False, indent=2), encoding="utf-8"
     )
+    if test_split:
+        (root / "reports" / "qinghe_test.txt").write_text(
+            REPORT.replace("青禾区", "青苗区"), encoding="utf-8"
+        )
+        other = json.loads(json.dumps(GOLDEN, ensure_ascii=False).replace("青禾区", "青苗区"))
+        other.update(report="reports/qinghe_test.txt", split="test")
+        (golden_dir / "qinghe_test.json").write_text(
+            json.dumps(other, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
     return golden_dir
 
 

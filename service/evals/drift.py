@@ -6,49 +6,47 @@ pooled ones dilute: with many reports one lost problem moves overall recall by l
 sensible tolerance, yet it is exactly what CI has to catch. Cost, tokens and latency are shown but
 never fail a run (they are noisy, and a cache hit makes them drop to nothing).
 
+The rules backend is deterministic and keeps that exact gate. An LLM is not: with repeats
+(`--repeat N`) both runs have a mean and a spread per score, and an LLM score drifts only when its
+mean falls below the baseline's mean by more than the tolerance AND by more than `SPREAD_K` standard
+errors of the difference of the two means (from the baseline's spread), so run-to-run noise the
+baseline measured is never called drift. A baseline blessed from one sample has no spread; then the
+tolerance alone decides, and the verdict says so.
+
+A verdict reached without calling the model (every report served from the answer cache) measures
+the cache, not the model, and says so beside the verdict.
+
 Both records should have been re-scored against the same golden set (`runner.rescore`) first, so a
 fix to a golden file never reads as drift.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
 from service.evals.match import assign, canon
-from service.evals.record import RecordItem, ReportRecord, RunRecord, Scores
+from service.evals.record import RecordItem, ReportRecord, RunRecord
+from service.evals.spread import OVERALL, Stat, quality_scores, stats
 from service.models import SECTION_NAMES
 
 DEFAULT_TOLERANCE = 0.02
+#: How many standard errors of the difference of two means an LLM score may fall before it drifts.
+SPREAD_K = 2.0
 #: rapidfuzz ratio from which two items of the same section count as the same item in two runs.
 SAME_ITEM_MIN = 90.0
-OVERALL = "overall"
+
+__all__ = ["DEFAULT_TOLERANCE", "OVERALL", "Drift", "compare", "format_drift", "quality_scores"]
 
 
-def quality_scores(scores: Scores) -> dict[str, float]:
-    """The scores where higher is better and a drop means worse briefs."""
-    out: dict[str, float] = {}
-    for section in SECTION_NAMES:
-        s = scores.sections.get(section)
-        if s is not None:
-            out[f"{section}.precision"], out[f"{section}.recall"], out[f"{section}.f1"] = (
-                s.precision,
-                s.recall,
-                s.f1,
-            )
-    out["items.precision"], out["items.recall"], out["items.f1"] = (
-        scores.items.precision,
-        scores.items.recall,
-        scores.items.f1,
-    )
-    out["meta_accuracy"] = scores.meta_accuracy
-    out["schema_valid_rate"] = scores.schema_valid_rate
-    if scores.grounding_rate is not None:
-        out["grounding_rate"] = scores.grounding_rate
-    if scores.category_agreement is not None:
-        out["category_agreement"] = scores.category_agreement
-    return out
+def allowed_drop(tolerance: float, base: Stat, current: Stat) -> float:
+    """How far an LLM score's mean may fall: the tolerance, or the noise the baseline measured."""
+    if base.sd is None:
+        return tolerance
+    noise = base.sd * math.sqrt(1 / base.n + 1 / max(current.n, 1))
+    return max(tolerance, round(SPREAD_K * noise, 4))
 
 
 def item_similarity(a: RecordItem, b: RecordItem) -> float:
@@ -73,8 +71,9 @@ def pair_items(a: list[RecordItem], b: list[RecordItem]) -> list[tuple[int, int]
 class ScoreChange:
     scope: str  # OVERALL or a report id
     key: str
-    baseline: float
+    baseline: float  # the mean over repeats, for LLM runs
     current: float
+    allowed: float = 0.0  # how far it may fall before it is drift
 
     @property
     def delta(self) -> float:
@@ -117,10 +116,35 @@ class Drift:
     reports: list[ReportDiff] = field(default_factory=list)
     baseline_cost: tuple[float | None, int, int] = (None, 0, 0)  # cost, tokens, latency_ms
     current_cost: tuple[float | None, int, int] = (None, 0, 0)
+    exact: bool = True  # the deterministic gate (rules); False: judged against the baseline's spread
+    baseline_samples: int = 1
+    current_samples: int = 1
+    baseline_spread: bool = False  # the baseline recorded a spread (blessed from repeats)
+    #: Reports of the current run and how many of them were served from the answer cache.
+    reports_run: int = 0
+    cached_reports: int = 0
+    live_calls: int = 0
+    uses_model: bool = False
 
     @property
     def failed(self) -> bool:
         return bool(self.drops)
+
+    @property
+    def model_not_called(self) -> bool:
+        """A verdict about the answer cache, not the model: nothing in this run called it."""
+        return self.uses_model and self.live_calls == 0
+
+    def caveat(self) -> str | None:
+        """What the verdict did not check, said beside it."""
+        if self.model_not_called:
+            return (
+                f"the model was not called: {self.cached_reports} of {self.reports_run} report(s) were "
+                "served from the answer cache, so this checks cached answers (use --refresh to call it)"
+            )
+        if self.uses_model and self.cached_reports:
+            return f"{self.cached_reports} of {self.reports_run} report(s) were served from the answer cache"
+        return None
 
 
 def _matched_keys(report: ReportRecord, section: str) -> dict[str, EntryRef]:
@@ -156,21 +180,34 @@ def report_diff(baseline: ReportRecord | None, current: ReportRecord) -> ReportD
 
 
 def compare(baseline: RunRecord, current: RunRecord, tolerance: float = DEFAULT_TOLERANCE) -> Drift:
-    drift = Drift(tolerance=tolerance)
-    scopes: list[tuple[str, Scores, Scores | None]] = [(OVERALL, baseline.scores, current.scores)]
+    exact = baseline.deterministic and current.deterministic
+    drift = Drift(
+        tolerance=tolerance,
+        exact=exact,
+        baseline_samples=len(baseline.samples()),
+        current_samples=len(current.samples()),
+        baseline_spread=len(baseline.samples()) >= 2,
+        reports_run=len(current.reports),
+        cached_reports=sum(r.cache == "cached" for r in current.reports),
+        live_calls=sum(r.scores.live_calls for s in current.samples() for r in s.reports),
+        uses_model=not current.deterministic,
+    )
     current_by_id = {r.id: r for r in current.reports}
-    for b in baseline.reports:
-        c = current_by_id.get(b.id)
-        scopes.append((b.id, b.scores, c.scores if c is not None else None))
-    for scope, before, after in scopes:
-        after_q = quality_scores(after) if after is not None else {}
-        for key, value in quality_scores(before).items():
+    for scope in [OVERALL, *(b.id for b in baseline.reports)]:
+        if exact:
+            # One sample each, and any fall beyond the tolerance fails.
+            before = {k: Stat(v, None, 1) for k, v in _scores_of(baseline, scope).items()}
+            after = {k: Stat(v, None, 1) for k, v in _scores_of(current, scope).items()}
+        else:
+            before, after = stats(baseline, scope), stats(current, scope)
+        for key, base in before.items():
             # A report the run lacks scores nothing: every one of its scores has dropped to zero.
-            now = after_q.get(key, 0.0)
-            change = ScoreChange(scope, key, value, now)
-            if value - now > tolerance + 1e-9:
+            now = after.get(key, Stat(0.0, None, 1))
+            allowed = tolerance if exact else allowed_drop(tolerance, base, now)
+            change = ScoreChange(scope, key, base.mean, now.mean, allowed)
+            if base.mean - now.mean > allowed + 1e-9:
                 drift.drops.append(change)
-            elif now - value > 1e-9:
+            elif now.mean - base.mean > 1e-9:
                 drift.gains.append(change)
     baseline_by_id = {r.id: r for r in baseline.reports}
     for c in current.reports:
@@ -192,6 +229,13 @@ def compare(baseline: RunRecord, current: RunRecord, tolerance: float = DEFAULT_
     return drift
 
 
+def _scores_of(record: RunRecord, scope: str) -> dict[str, float]:
+    if scope == OVERALL:
+        return quality_scores(record.scores)
+    report = record.report(scope)
+    return quality_scores(report.scores) if report is not None else {}
+
+
 def _short(text: str, n: int = 40) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[:n] + "…"
@@ -200,15 +244,25 @@ def _short(text: str, n: int = 40) -> str:
 def format_drift(drift: Drift, baseline_name: str = "baseline") -> str:
     """Plain text for the terminal and CI logs: what dropped, and per report what changed."""
     lines: list[str] = []
-    if drift.drops:
-        lines.append(
-            f"DRIFT: {len(drift.drops)} score(s) dropped more than {drift.tolerance:g} below {baseline_name}:"
+    how = f"more than {drift.tolerance:g}"
+    if not drift.exact:
+        how = (
+            f"more than {drift.tolerance:g} and than the baseline's spread ({drift.baseline_samples} vs "
+            f"{drift.current_samples} sample(s))"
+            if drift.baseline_spread
+            else f"more than {drift.tolerance:g} (the baseline has no spread: bless it with --repeat N)"
         )
+    caveat = drift.caveat()
+    note = f" [{caveat}]" if caveat else ""
+    if drift.drops:
+        lines.append(f"DRIFT: {len(drift.drops)} score(s) dropped {how} below {baseline_name}{note}")
         lines += [
-            f"  {d.scope} {d.key}: {d.baseline:.3f} → {d.current:.3f} ({d.delta:+.3f})" for d in drift.drops
+            f"  {d.scope} {d.key}: {d.baseline:.3f} → {d.current:.3f} ({d.delta:+.3f}"
+            + (f", allowed {d.allowed:.3f})" if not drift.exact else ")")
+            for d in drift.drops
         ]
     else:
-        lines.append(f"no drift: no score dropped more than {drift.tolerance:g} below {baseline_name}")
+        lines.append(f"no drift: no score dropped {how} below {baseline_name}{note}")
     if drift.gains:
         lines.append(f"improved: {len(drift.gains)} score(s)")
         lines += [

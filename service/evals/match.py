@@ -9,12 +9,17 @@ An item matches a golden entry of the same section when its exact evidence spans
 quote; when either side has no usable span, by character-level similarity of the quote texts
 (rapidfuzz, which works per character and so suits Chinese without word segmentation). Matching is
 one-to-one: the largest number of pairs, and among those the strongest overlap.
+
+That is "cited the golden sentence". "Found the item" (`found_edge`) is looser: the item is the
+golden entry when it cites it, or when its title is the entry's heading or title, or its evidence
+text is the entry's quote — so an item titled exactly as the golden heading that cites a body
+sentence counts as found, though not as cited.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -131,6 +136,7 @@ class Candidate:
 
     spans: tuple[Range, ...] = ()
     texts: tuple[str, ...] = ()
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,13 +145,14 @@ class Target:
 
     quote: str
     spans: tuple[Range, ...] = ()
+    label: str = ""
 
 
 @dataclass(frozen=True)
 class Pair:
     golden: int
     item: int
-    how: Literal["overlap", "similarity"]
+    how: Literal["overlap", "similarity", "title"]
     strength: float = field(default=1.0, compare=False)
 
 
@@ -164,12 +171,37 @@ def edge(target: Target, item: Candidate) -> Pair | None:
     return None
 
 
-def match(targets: Sequence[Target], items: Sequence[Candidate]) -> list[Pair]:
+def title_similarity(a: str, b: str) -> float:
+    """0-100: how much two short titles are the same words, blind to punctuation and spacing."""
+    ca, cb = canon(a), canon(b)
+    if not ca or not cb:
+        return 0.0
+    return 100.0 if ca == cb else fuzz.ratio(ca, cb)
+
+
+def found_edge(target: Target, item: Candidate) -> Pair | None:
+    """The item is the golden entry: it cites it, or its title or evidence text says it."""
+    cited = edge(target, item)
+    if cited is not None:
+        return cited
+    if target.label and item.title and title_similarity(target.label, item.title) >= SIMILARITY_MIN:
+        return Pair(-1, -1, "title", round(title_similarity(target.label, item.title) / 100, 4))
+    score = similarity(target.quote, item.texts)
+    if score >= SIMILARITY_MIN:
+        return Pair(-1, -1, "similarity", round(score / 100, 4))
+    return None
+
+
+def match(
+    targets: Sequence[Target],
+    items: Sequence[Candidate],
+    edge_of: Callable[[Target, Candidate], Pair | None] = edge,
+) -> list[Pair]:
     """One-to-one pairs: as many as possible, then the strongest."""
     edges: dict[tuple[int, int], Pair] = {}
     for gi, target in enumerate(targets):
         for ii, item in enumerate(items):
-            found = edge(target, item)
+            found = edge_of(target, item)
             if found is not None:
                 edges[gi, ii] = Pair(gi, ii, found.how, found.strength)
     if not edges:

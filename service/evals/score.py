@@ -2,14 +2,18 @@
 
 - items: precision, recall and F1 per section, from one-to-one matches (`service.evals.match`). An
   item only ever counts in the section the brief put it in, so an item in the wrong section costs
-  precision there and earns nothing where it belonged.
+  precision there and earns nothing where it belonged. Two kinds of right are counted: `matched`
+  (the item cites the golden sentence) and `found` (it is the golden entry by title or text);
+  `dropped` counts items the backend proposed that the pipeline threw away.
 - metadata accuracy: the share of (title, issuer, region, year, published, doc_number) that agree
   with the golden meta, blind to whitespace and punctuation (the golden titles keep the stray PDF
   spaces of the page); golden `alternates` are accepted too.
 - grounding rate: items all of whose spans are exact, `text[start:end] == quote`.
 - schema-valid rate: reports whose Brief was produced and validates against the Brief schema.
 - category agreement: among matched pairs whose golden entry names a category, the share that agree.
-- tokens, calls, cache hits, cost and latency: summed from the briefs' provenance.
+- tokens, calls, cost and latency: what the answers cost when they were made (a cached report keeps
+  its original cost, `ReportRecord.original`); `live_calls` and `cached_reports` say what this run
+  itself called.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import re
 
+from service.evals.dropped import dropped_by_section, dropped_items
 from service.evals.golden import META_FIELDS, GoldenMeta, GoldenReport
-from service.evals.match import Candidate, Target, TextIndex, canon, match
-from service.evals.record import GoldenRef, MatchRef, RecordItem, ReportRecord, Scores, SectionScore
+from service.evals.match import Candidate, Target, TextIndex, canon, found_edge, match
+from service.evals.record import Cost, GoldenRef, MatchRef, RecordItem, ReportRecord, Scores, SectionScore
 from service.models import SECTION_NAMES, ReportMeta, Span
 
 
@@ -66,7 +71,7 @@ def _candidate(item: RecordItem, text: str | None) -> Candidate:
     else:
         # Without the text the record's own verdict is all there is to go on.
         spans = tuple((s.start, s.end) for s in item.evidence) if item.grounded else ()
-    return Candidate(spans=spans, texts=item.texts())
+    return Candidate(spans=spans, texts=item.texts(), title=item.title)
 
 
 def _golden_refs(
@@ -96,6 +101,9 @@ def evaluate_report(golden: GoldenReport, record: ReportRecord, text: str | None
     """
     rec = record.model_copy(deep=True)
     rec.golden_meta = golden.meta
+    rec.genre, rec.split = golden.genre, golden.split.value
+    rec.dropped = dropped_items(rec.warnings)
+    dropped = dropped_by_section(rec.dropped)
     if text is not None and rec.text_sha256 not in (None, text_sha256(text)):
         text = None
     if text is not None:
@@ -106,21 +114,26 @@ def evaluate_report(golden: GoldenReport, record: ReportRecord, text: str | None
     index = TextIndex(text) if text is not None else None
     previous = {(section, canon(ref.quote)): ref for section, refs in record.golden.items() for ref in refs}
 
+    rec.golden, rec.matches, rec.found = {}, {}, {}
     sections: dict[str, SectionScore] = {}
-    rec.golden, rec.matches = {}, {}
     category_pairs = category_agreed = 0
     for section in SECTION_NAMES:
         refs = _golden_refs(golden, section, index, previous)
         items = rec.items.get(section, [])
-        pairs = match(
-            [Target(r.quote, tuple((s, e) for s, e in r.spans)) for r in refs],
-            [_candidate(item, text) for item in items],
-        )
+        targets = [Target(r.quote, tuple((s, e) for s, e in r.spans), r.label) for r in refs]
+        candidates = [_candidate(item, text) for item in items]
+        pairs = match(targets, candidates)
+        found = match(targets, candidates, found_edge)
         rec.golden[section] = refs
         rec.matches[section] = [
             MatchRef(golden=p.golden, item=p.item, how=p.how, strength=p.strength) for p in pairs
         ]
-        sections[section] = SectionScore.of(len(pairs), len(items), len(refs))
+        rec.found[section] = [
+            MatchRef(golden=p.golden, item=p.item, how=p.how, strength=p.strength) for p in found
+        ]
+        sections[section] = SectionScore.of(
+            len(pairs), len(items), len(refs), len(found), dropped.get(section, 0)
+        )
         for p in pairs:
             expected = refs[p.golden].category
             if expected is not None:
@@ -144,6 +157,8 @@ def _report_scores(
     }
     grounded = sum(item.grounded for item in items)
     prov = rec.provenance
+    cost = rec.original or (Cost.of(prov) if prov else Cost())
+    llm = rec.llm
     pooled = SectionScore.of(0, 0, 0)
     for s in sections.values():
         pooled = pooled + s
@@ -161,12 +176,17 @@ def _report_scores(
         category_pairs=category_pairs,
         category_agreed=category_agreed,
         category_agreement=round(category_agreed / category_pairs, 4) if category_pairs else None,
-        prompt_tokens=prov.prompt_tokens if prov else 0,
-        completion_tokens=prov.completion_tokens if prov else 0,
-        calls=prov.llm_calls if prov else 0,
+        prompt_tokens=cost.prompt_tokens,
+        completion_tokens=cost.completion_tokens,
+        calls=cost.calls,
         cache_hits=int(bool(prov and prov.cache_hit)),
-        cost_usd=prov.cost_usd if prov else None,
-        latency_ms=prov.elapsed_ms if prov else 0,
+        cost_usd=cost.cost_usd,
+        latency_ms=cost.latency_ms,
+        cached_reports=int(rec.cache == "cached"),
+        live_calls=prov.llm_calls if prov else 0,
+        reasks=(llm.reasks or 0) if llm else 0,
+        splits=(llm.splits or 0) if llm else 0,
+        rejected_modes=len(llm.rejected_modes or []) if llm else 0,
     )
 
 
@@ -211,4 +231,9 @@ def aggregate(per_report: list[Scores]) -> Scores:
         cache_hits=sum(s.cache_hits for s in per_report),
         cost_usd=round(sum(costs), 6) if costs else None,
         latency_ms=sum(s.latency_ms for s in per_report),
+        cached_reports=sum(s.cached_reports for s in per_report),
+        live_calls=sum(s.live_calls for s in per_report),
+        reasks=sum(s.reasks for s in per_report),
+        splits=sum(s.splits for s in per_report),
+        rejected_modes=sum(s.rejected_modes for s in per_report),
     )

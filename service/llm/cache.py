@@ -5,6 +5,8 @@ the answer: endpoint, model, prompt content hash, schema hash, structured-output
 parameters and the exact messages (which hold the chunk's text and sentence ids). Only answers that
 passed validation are stored; errors, invalid JSON and truncated answers never are.
 
+Beside an answer the cache can hold its metadata (`set_meta`): what it cost when it was made.
+
 `enabled=False` neither reads nor writes (`--no-cache`); `refresh=True` skips reads but writes the
 fresh answers (`--refresh`). diskcache is safe across threads and processes, so one cache can be
 shared by parallel chunks, the HTTP app's workers and batch runs.
@@ -76,6 +78,17 @@ class AnswerCache:
     def set_note(self, key: str, value: Any) -> None:
         if self._cache is not None:
             self._cache.set(("note", key), value)
+
+    # What answers cost when they were made (tokens, calls, cost, latency), stored beside them so a
+    # run served from the cache can still say what its answers cost. Kept apart from the answers
+    # so that their format, and every existing entry, is unchanged.
+    def get_meta(self, key: str) -> dict[str, Any] | None:
+        value = None if self._cache is None else self._cache.get(("meta", key))
+        return value if isinstance(value, dict) else None
+
+    def set_meta(self, key: str, value: dict[str, Any]) -> None:
+        if self._cache is not None:
+            self._cache.set(("meta", key), value)
 
     def __len__(self) -> int:
         return 0 if self._cache is None else len(self._cache)
