@@ -36,7 +36,8 @@ HEADING_START = re.compile(
     rf"^(?P<marker>(?P<l1>[{_NUM}]{{1,3}}、)|(?P<l2>（[{_NUM}]{{1,3}}）)|(?P<l3>\d{{1,2}}(?:\.(?!\d)|、))"
     rf"|第[{_NUM}]{{1,3}}[章节部分])"
 )
-_BULLET = re.compile(r"^(?:[-•·▪●◆■□*]|\d{1,2}\))\s*(?=\S)")
+# Every bullet at once ("- - 内容", "•1) 内容"): stripping one would leave the next for a second pass.
+_BULLET = re.compile(r"^(?:(?:[-•·▪●◆■□*]|\d{1,2}\))\s*)+(?=\S)")
 _PAGE_NUMBER = re.compile(
     r"^(?:[—\-–－]\s*\d{1,3}\s*[—\-–－]|第\s*\d{1,3}\s*页(?:\s*[/，,]?\s*共\s*\d{1,3}\s*页)?|\d{1,3}\s*/\s*\d{1,3}|-?\d{1,3}-?)$"
 )
@@ -85,8 +86,11 @@ def _is_menu(line: str) -> bool:
 
 
 # Chrome words trailing a useful metadata line ("来源:市司法局 发布时间:… 阅读: 字体大小: 打印 保存 收藏").
+# The bare words (打印, 关闭 …) only after a gap: "依法关闭" at a PDF line break is the report's text.
 _TRAILING_CHROME = re.compile(
-    r"(?:\s*(?:阅读(?:次数)?|浏览(?:次数)?|点击(?:数)?)[:：]\s*\d*|\s*字体(?:大小)?[:：]?\s*(?:[大中小]\s*)*|\s*(?:打印|保存|收藏|关闭|分享))+\s*$"
+    r"(?:\s*(?:阅读(?:次数)?|浏览(?:次数)?|点击(?:数)?)[:：]\s*\d*"
+    r"|\s*字体(?:大小)?(?:[:：]\s*(?:[大中小]\s*)*|\s*(?:[大中小]\s*)+)"
+    r"|(?:^|\s+)(?:打印|保存|收藏|关闭|分享))+\s*$"
 )
 # Every alternative of _TRAILING_CHROME holds one of these words: a cheap test before the costly sub.
 _CHROME_WORD = re.compile("阅读|浏览|点击|字体|打印|保存|收藏|关闭|分享")

@@ -319,6 +319,29 @@ def test_keeps_report_lines_that_mention_chrome_words() -> None:
     assert normalize("\n".join(lines)).split("\n") == lines
 
 
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        # a PDF line break right after the word: the sentence goes on on the next line
+        ("对违法排污企业责令停产整顿、依法关闭\n10家，罚款200万元。", "依法关闭10家"),
+        ("统一使用规范字体\n印制执法文书。", "统一使用规范字体"),
+        ("开展“法治讲堂”线上分享\n活动12场。", "“法治讲堂”线上分享"),
+    ],
+)
+def test_chrome_words_that_end_a_broken_line_are_the_reports_text(raw: str, kept: str) -> None:
+    assert kept in normalize(raw)
+
+
+@pytest.mark.parametrize(
+    "raw", ["- - 全面推进依法行政。", "• 1) 全面推进依法行政。", "--要扫不\n打.2", "第关 闭"]
+)
+def test_second_normalize_changes_nothing(raw: str) -> None:
+    """Each of these once changed again on a second pass (a bullet under a bullet; chrome words
+    that only met once spaces between characters were gone)."""
+    once = normalize(raw)
+    assert normalize(once) == once
+
+
 def test_trims_chrome_trailing_a_metadata_line() -> None:
     raw = "来源:市司法局 发布时间:2022-01-28 10:01 阅读: 字体大小: 打印    保存 收藏"
     assert normalize(raw) == "来源：市司法局发布时间：2022-01-28 10:01"
