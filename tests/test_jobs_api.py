@@ -30,6 +30,10 @@ def fake() -> Iterator[FakeOpenAI]:
     yield from fake_server()
 
 
+KEY_A = "key-a-0123456789abcdef"  # keys are at least 16 characters
+KEY_B = "key-b-0123456789abcdef"
+
+
 def make_client(tmp_path: Path, fake: FakeOpenAI, database_url: str | None, **kw: Any) -> TestClient:
     values: dict[str, Any] = {
         "data_dir": tmp_path / "data",
@@ -155,8 +159,8 @@ def test_an_unconfigured_backend_is_refused_before_queueing(tmp_path: Path, data
 def test_keys_never_see_each_others_jobs_or_briefs(
     tmp_path: Path, fake: FakeOpenAI, database_url: str | None
 ) -> None:
-    a, b = {"Authorization": "Bearer key-a"}, {"Authorization": "Bearer key-b"}
-    with make_client(tmp_path, fake, database_url, api_keys="key-a,key-b") as client:
+    a, b = {"Authorization": f"Bearer {KEY_A}"}, {"Authorization": f"Bearer {KEY_B}"}
+    with make_client(tmp_path, fake, database_url, api_keys=f"{KEY_A},{KEY_B}") as client:
         job = client.post("/v1/briefs", json={"text": SAMPLE}, headers={**ASYNC, **a}).json()
         assert client.get(f"/v1/jobs/{job['id']}", headers=b).status_code == 404
         assert client.delete(f"/v1/jobs/{job['id']}", headers=b).status_code == 404
@@ -172,9 +176,30 @@ def test_keys_never_see_each_others_jobs_or_briefs(
         assert client.get("/v1/briefs").status_code == 401
 
 
+def test_a_browser_session_acts_for_the_key_that_opened_it(
+    tmp_path: Path, fake: FakeOpenAI, database_url: str | None
+) -> None:
+    """The session cookie holds no key, yet what a signed-in browser makes belongs to the key it
+    signed in with, and it sees that key's briefs and jobs, and only those."""
+    a, b = {"Authorization": f"Bearer {KEY_A}"}, {"Authorization": f"Bearer {KEY_B}"}
+    with make_client(tmp_path, fake, database_url, api_keys=f"{KEY_A},{KEY_B}", workers=0) as client:
+        by_b = client.post("/v1/briefs", json={"text": SAMPLE, "backend": "rules"}, headers=b).json()["id"]
+        signed_in = client.post("/session", data={"key": KEY_A, "next": "/"}, follow_redirects=False)
+        assert signed_in.status_code == 303 and KEY_A not in signed_in.headers["set-cookie"]
+        made = client.post("/v1/briefs", json={"text": SAMPLE, "backend": "rules"}).json()["id"]
+        job = client.post("/v1/briefs", json={"text": SAMPLE}, headers=ASYNC).json()
+        assert {x["id"] for x in client.get("/v1/briefs").json()["items"]} == {made}
+        assert {x["id"] for x in client.get("/v1/briefs", headers=a).json()["items"]} == {made}
+        assert by_b not in client.get("/library").text and made in client.get("/library").text
+        assert client.get(f"/v1/jobs/{job['id']}", headers=a).status_code == 200
+        assert client.get(f"/v1/jobs/{job['id']}", headers=b).status_code == 404
+        client.post("/logout")
+        assert client.get("/v1/briefs").status_code == 401
+
+
 def test_the_library_filters_and_pages(tmp_path: Path, fake: FakeOpenAI, database_url: str | None) -> None:
-    key = {"Authorization": "Bearer k"}
-    with make_client(tmp_path, fake, database_url, api_keys="k", workers=0) as client:
+    key = {"Authorization": f"Bearer {KEY_A}"}
+    with make_client(tmp_path, fake, database_url, api_keys=KEY_A, workers=0) as client:
         ids = [client.post("/v1/briefs", json={"text": SAMPLE, "backend": "rules"}, headers=key).json()["id"]]
         ids += [
             client.post("/v1/briefs", json={"text": SAMPLE, "backend": "rules"}, headers=key).json()["id"]
@@ -257,9 +282,8 @@ def test_a_failed_job_says_why_in_chinese_and_retries(client: TestClient, fake: 
 
 
 def test_job_pages_need_the_key(tmp_path: Path, fake: FakeOpenAI, database_url: str | None) -> None:
-    with make_client(tmp_path, fake, database_url, api_keys="k", workers=0) as client:
-        job = client.post(
-            "/v1/briefs", json={"text": SAMPLE}, headers={**ASYNC, "Authorization": "Bearer k"}
-        ).json()
+    key = {"Authorization": f"Bearer {KEY_A}"}
+    with make_client(tmp_path, fake, database_url, api_keys=KEY_A, workers=0) as client:
+        job = client.post("/v1/briefs", json={"text": SAMPLE}, headers={**ASYNC, **key}).json()
         assert client.get(f"/jobs/{job['id']}").status_code == 401
-        assert client.get(f"/jobs/{job['id']}", headers={"Authorization": "Bearer k"}).status_code == 200
+        assert client.get(f"/jobs/{job['id']}", headers=key).status_code == 200

@@ -177,3 +177,30 @@ def test_concurrent_claims_never_share_a_job(tmp_path: Path, database_url: str |
         t.join(timeout=120)
     setup.close()
     assert sorted(claimed) == sorted(f"j{i}" for i in range(n))
+
+
+def test_sessions_are_kept_by_digest_with_their_owner_until_they_run_out(store: Store) -> None:
+    a, b = owner_of("key-a-0123456789abcdef"), owner_of("key-b-0123456789abcdef")
+    store.add_session("d1", a, 1_000.0 + 3600, 1_000.0)
+    store.add_session("d2", b, 1_000.0 + 60, 1_000.0)
+    assert store.session_owner("d1", 1_030.0) == a and store.session_owner("d2", 1_030.0) == b
+    assert store.session_owner("d2", 1_060.0) is None  # run out
+    assert store.session_owner("unknown", 1_030.0) is None
+    store.drop_session("d1")  # logged out
+    assert store.session_owner("d1", 1_030.0) is None
+    # sessions that ran out are dropped when the next one is kept
+    store.add_session("d3", a, 5_000.0, 2_000.0)
+    store.add_session("d2", a, 6_000.0, 2_000.0)  # d2's digest is free again: no conflict
+    assert store.session_owner("d2", 2_000.0) == a
+
+
+def test_an_idempotency_keys_answer_is_kept_for_a_day(store: Store) -> None:
+    from service.storage.base import IDEMPOTENCY_TTL
+
+    assert store.created_under("k1", 1_000.0) is None
+    store.put_created_under("k1", "fp-1", "b1", 1_000.0)
+    assert store.created_under("k1", 1_000.0 + IDEMPOTENCY_TTL - 1) == ("fp-1", "b1")
+    assert store.created_under("k1", 1_000.0 + IDEMPOTENCY_TTL) is None
+    # a key used again after its day is a new answer, not a conflict
+    store.put_created_under("k1", "fp-2", "b2", 1_000.0 + IDEMPOTENCY_TTL + 5)
+    assert store.created_under("k1", 1_000.0 + IDEMPOTENCY_TTL + 6) == ("fp-2", "b2")
