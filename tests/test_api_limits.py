@@ -146,6 +146,16 @@ def test_sigterm_stops_runs_in_flight_after_the_grace_period(tmp_path: Path, slo
     assert "timeout graceful shutdown exceeded" not in out
 
 
+def _post_scope(*, content_length: int) -> dict[str, Any]:
+    """The ASGI scope of a JSON `POST /v1/briefs`, for tests that play the client's side by hand."""
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/v1/briefs", "raw_path": b"/v1/briefs", "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 5000), "server": ("test", 80),
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(content_length).encode())],
+    }  # fmt: skip
+
+
 def test_past_the_workers_and_queue_new_runs_get_503_with_retry_after(tmp_path: Path) -> None:
     gate = tmp_path / "go"
     settings = make_settings(tmp_path, max_runs=1, run_queue=1)
@@ -212,12 +222,7 @@ def test_a_run_is_stopped_once_every_client_waiting_on_it_has_hung_up(tmp_path: 
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "scheme": "http", "path": "/v1/briefs", "raw_path": b"/v1/briefs", "query_string": b"",
-            "root_path": "", "client": ("127.0.0.1", 5000), "server": ("test", 80),
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }  # fmt: skip
+        scope = _post_scope(content_length=len(body))
         call = asyncio.create_task(app(scope, receive, send))
         while metric(app.state.metrics.render(), "govbrief_pipeline_runs_in_flight") < 1:
             await asyncio.sleep(0.01)
@@ -257,12 +262,7 @@ def test_a_body_not_received_in_time_is_408(tmp_path: Path) -> None:
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "scheme": "http", "path": "/v1/briefs", "raw_path": b"/v1/briefs", "query_string": b"",
-            "root_path": "", "client": ("127.0.0.1", 5000), "server": ("test", 80),
-            "headers": [(b"content-type", b"application/json"), (b"content-length", b"100000")],
-        }  # fmt: skip
+        scope = _post_scope(content_length=100_000)
         await asyncio.wait_for(app(scope, receive, send), 30)  # a bound; the body never completes
         return sent
 
