@@ -88,6 +88,7 @@ class WorkerConfig:
     poll: float = 0.5
     max_attempts: int = 3
     chunk_max_tokens: int = 1500
+    time_limit: float | None = None  # seconds per job run (GOVBRIEF_RUN_TIME_LIMIT)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:
@@ -96,6 +97,7 @@ class WorkerConfig:
             poll=settings.job_poll_seconds,
             max_attempts=settings.job_max_attempts,
             chunk_max_tokens=settings.chunk_max_tokens,
+            time_limit=settings.run_time_limit,
         )
 
 
@@ -190,7 +192,12 @@ class Worker:
             result = run(
                 read_bytes(data, job.filename),
                 backend,
-                RunOptions(with_text=True, chunk_max_tokens=self.config.chunk_max_tokens),
+                RunOptions(
+                    with_text=True,
+                    chunk_max_tokens=self.config.chunk_max_tokens,
+                    time_limit=self.config.time_limit,
+                    clock=self.clock,
+                ),
                 on_progress=on_progress,
             )
         except _Stop:

@@ -8,8 +8,10 @@ shorthands); none of them reimplements a stage. The backend is passed in (built 
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from service import chunk as chunk_stage
 from service import ground, merge, normalize, outline, progress, segment
 from service.backends.base import Backend
 from service.document import Document, Extraction, Outline, RawText
-from service.errors import EmptyBriefError, NotAReportError
+from service.errors import EmptyBriefError, NotAReportError, RunTimeLimitError
 from service.ingest import read_bytes, read_path
 from service.models import Brief, Provenance, Section, Source, schema_hash
 from service.progress import Progress, ProgressCallback
@@ -33,17 +35,24 @@ _REPORT_TERMS = re.compile("法治|依法|行政|政府|执法|建设|法律|司
 MIN_REPORT_TERMS_PER_1000 = 5
 
 
-def analyze(raw: RawText, *, chunk_max_tokens: int = 1500) -> Document:
-    """Everything up to extraction; deterministic and cheap."""
+def analyze(
+    raw: RawText, *, chunk_max_tokens: int = 1500, checkpoint: Callable[[], None] = lambda: None
+) -> Document:
+    """Everything up to extraction; deterministic and cheap. `checkpoint` is called between stages
+    (a run's deadline: it raises once the run is over its time)."""
     text = normalize.normalize(raw.text)
+    checkpoint()
     # Count only as far as the threshold: a report passes within its first lines.
     cjk = sum(1 for _ in itertools.islice(_CJK_CHAR.finditer(text), MIN_REPORT_CJK_CHARS))
     if cjk < MIN_REPORT_CJK_CHARS:
         raise NotAReportError(raw.path, f"no report text found ({cjk} Chinese characters after cleaning)")
     tree = outline.parse(text)
     _check_looks_like_a_report(raw.path, text, tree)
+    checkpoint()
     sentences = segment.split(text)
+    checkpoint()
     chunks = chunk_stage.make_chunks(text, tree, sentences, max_tokens=chunk_max_tokens)
+    checkpoint()
     return Document(
         path=raw.path,
         sha256=raw.sha256,
@@ -75,6 +84,35 @@ class RunOptions:
 
     with_text: bool = False  # keep the normalized text in source.text
     chunk_max_tokens: int = 1500
+    #: Seconds the run may take (GOVBRIEF_RUN_TIME_LIMIT); None: no limit. Past it the run is
+    #: stopped at its next checkpoint: between stages, and at every progress report (each LLM
+    #: request answered), so an LLM run stops within one request of its limit.
+    time_limit: float | None = None
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+
+
+class _Deadline:
+    def __init__(self, path: str, options: RunOptions) -> None:
+        self.path, self.limit, self.clock = path, options.time_limit, options.clock
+        self.ends = None if self.limit is None else self.clock() + self.limit
+
+    def check(self) -> None:
+        if self.ends is not None and self.clock() > self.ends:
+            raise RunTimeLimitError(
+                self.path, f"stopped after the run-time limit of {self.limit:g} s (GOVBRIEF_RUN_TIME_LIMIT)"
+            )
+
+    def guard(self, listener: ProgressCallback | None) -> ProgressCallback | None:
+        """The listener, behind the deadline: every progress report is a checkpoint too."""
+        if self.ends is None:
+            return listener
+
+        def checked(p: Progress) -> None:
+            self.check()
+            if listener is not None:
+                listener(p)
+
+        return checked
 
 
 @dataclass(frozen=True)
@@ -98,12 +136,14 @@ def run(
     reports as chunks are answered (the openai backend: one per request), and the final figures."""
     options = options or RunOptions()
     started = time.perf_counter()
-    with progress.reporting(on_progress):
+    deadline = _Deadline(source.path if isinstance(source, RawText) else os.fspath(source), options)
+    with progress.reporting(deadline.guard(on_progress)):
         raw = source if isinstance(source, RawText) else read_path(source)
-        doc = analyze(raw, chunk_max_tokens=options.chunk_max_tokens)
+        deadline.check()
+        doc = analyze(raw, chunk_max_tokens=options.chunk_max_tokens, checkpoint=deadline.check)
         total = len(chunk_stage.extractable(doc.chunks) or doc.chunks)
         progress.report(Progress(0, total))
-        brief, extraction = _brief(doc, backend, with_text=options.with_text)
+        brief, extraction = _brief(doc, backend, with_text=options.with_text, deadline=deadline)
         usage = extraction.usage
         progress.report(Progress(total, total, usage.llm_calls, usage.prompt_tokens, usage.completion_tokens))
     brief.provenance.elapsed_ms = round((time.perf_counter() - started) * 1000)
@@ -114,9 +154,13 @@ def summarize_document(doc: Document, backend: Backend, *, with_text: bool = Fal
     return _brief(doc, backend, with_text=with_text)[0]
 
 
-def _brief(doc: Document, backend: Backend, *, with_text: bool) -> tuple[Brief, Extraction]:
+def _brief(
+    doc: Document, backend: Backend, *, with_text: bool, deadline: _Deadline | None = None
+) -> tuple[Brief, Extraction]:
     started = time.perf_counter()
     extraction = backend.extract(doc)
+    if deadline is not None:
+        deadline.check()
     chunk_ids = {c.id: {s.id for s in c.sentences} for c in doc.chunks}
     items, warnings = ground.ground(doc, extraction.drafts, chunk_sentence_ids=chunk_ids)
     sections = merge.merge(items)

@@ -89,7 +89,8 @@ class Settings(BaseSettings):
     api_keys: str | None = Field(default=None, description="Comma-separated bearer keys; unset = open")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     cors_origins: str | None = None
-    # Runs: each in a worker process, stopped (the process ended) when over its time.
+    # Runs. Over its time a run is stopped: in the server its worker process is ended; in the CLI,
+    # batch and job workers at the pipeline's next checkpoint (a stage's end, an LLM request answered).
     run_time_limit: float = Field(
         default=300.0, gt=0, description="Seconds one report's run may take before it is stopped"
     )

@@ -382,3 +382,34 @@ def test_progress_displays(tmp_path: Path, seed_paths: list[Path]) -> None:
         assert "bad[s12]" in text and "empty file" in text, text  # rich markup escaped
         assert counters.ok == 2 and counters.failed == 1 and counters.done == 3
     assert make_progress(Counters(), quiet=False, file=io.StringIO()).__class__ is LineProgress
+
+
+class SlowBackend(ScriptedBackend):
+    """Rules, but one report's extraction takes 1,000 s on the batch's (fake) clock."""
+
+    def __init__(self, slow: str, clock: list[float]) -> None:
+        super().__init__()
+        self.slow, self.clock = slow, clock
+
+    def extract(self, doc: Document) -> Extraction:
+        if Path(doc.path).name == self.slow:
+            self.clock[0] += 1000
+        return super().extract(doc)
+
+
+def test_a_report_over_the_run_time_limit_fails_and_the_batch_goes_on(
+    tmp_path: Path, seed_paths: list[Path]
+) -> None:
+    clock = [0.0]
+    backend = SlowBackend(seed_paths[0].name, clock)
+    inputs = collect_inputs([str(p) for p in seed_paths[:3]])
+    options = BatchOptions(
+        outdir=tmp_path / "out", concurrency=1, time_limit=300, clock=lambda: clock[0], report_retries=0
+    )
+    result = BatchRunner(backend, inputs, options).run()
+    by_name = {Path(r.input).name: r for r in result.records}
+    slow = by_name.pop(seed_paths[0].name)
+    assert slow.status == "failed"
+    assert "stopped after the run-time limit of 300 s (GOVBRIEF_RUN_TIME_LIMIT)" in slow.error
+    assert str(seed_paths[0]) in slow.error
+    assert [r.status for r in by_name.values()] == ["ok", "ok"]

@@ -419,3 +419,15 @@ def test_eval_help_shows_its_examples_and_exit_codes() -> None:
     res = CliRunner().invoke(app, ["eval", "--help"], env={"COLUMNS": "200"})
     assert res.exit_code == 0
     assert "Exit codes: 0 ok" in res.stdout and "govbrief eval --backend rules --baseline" in res.stdout
+
+
+def test_summarize_stops_a_report_over_the_run_time_limit(
+    report: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GOVBRIEF_RUN_TIME_LIMIT holds for the CLI too: a nanosecond is over before the first stage
+    ends, so the run stops there, with the file named and exit 2, like any report that costs too much."""
+    monkeypatch.setenv("GOVBRIEF_RUN_TIME_LIMIT", "0.000000001")
+    result = _run("summarize", str(report))
+    assert result.exit_code == 2
+    assert f"{report}: stopped after the run-time limit of 1e-09 s (GOVBRIEF_RUN_TIME_LIMIT)" in result.output
+    assert result.stdout.strip() == ""

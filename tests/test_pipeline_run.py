@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, RecordedRequest, Reply, auto_responder
 from llm_helpers import fake_server, make_backend
 
 from service import pipeline
 from service.backends.rules import RulesBackend
+from service.errors import RunTimeLimitError
 from service.ingest import read_path, sample_path
 from service.pipeline import RunOptions
 from service.progress import Progress
@@ -77,3 +78,45 @@ def test_a_listener_that_raises_stops_the_run(fake: FakeOpenAI, tmp_path: Path) 
         pipeline.run(read_path(sample_path()), backend, on_progress=stop_after_first_answer)
     # The one answered, plus at most the one already on the wire when it was reported.
     assert 1 <= len(fake.chat_requests()) <= 2
+
+
+class SteppingClock:
+    """A clock that moves `step` seconds each time it is read: a run's checkpoints, counted."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_run_over_its_time_limit_is_stopped_naming_the_file() -> None:
+    """Checkpoints lie between the stages: a run whose clock passes the limit stops at the next one
+    with the one-line error the CLI and the API print."""
+    options = RunOptions(time_limit=150, clock=SteppingClock(60))
+    with pytest.raises(RunTimeLimitError) as caught:
+        pipeline.run(sample_path(), RulesBackend(), options)
+    assert str(caught.value) == (
+        f"{sample_path()}: stopped after the run-time limit of 150 s (GOVBRIEF_RUN_TIME_LIMIT)"
+    )
+    # The same clock with room enough, and no limit at all, both run to the end.
+    assert pipeline.run(sample_path(), RulesBackend(), RunOptions(time_limit=10_000, clock=SteppingClock(60)))
+    assert pipeline.run(sample_path(), RulesBackend(), RunOptions(clock=SteppingClock(10_000)))
+
+
+def test_an_llm_run_over_its_time_stops_within_one_request(fake: FakeOpenAI, tmp_path: Path) -> None:
+    """Each answer is a checkpoint: with every request taking 100 s (on the run's clock), a 250 s
+    limit stops the run at the third answer; nothing more is asked (but the request already on the
+    wire when it was reported), not even the overview."""
+    clock = SteppingClock(0)
+
+    def slow(request: RecordedRequest) -> Reply:
+        clock.now += 100
+        return auto_responder(request)
+
+    fake.route("POST", "/v1/chat/completions", slow)
+    backend = make_backend(fake, tmp_path, llm_concurrency=1)
+    with pytest.raises(RunTimeLimitError, match="250 s"):
+        pipeline.run(read_path(sample_path()), backend, RunOptions(time_limit=250, clock=clock))
+    assert 3 <= len(fake.chat_requests()) <= 4

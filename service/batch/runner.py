@@ -23,7 +23,7 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +73,8 @@ class BatchOptions:
     with_text: bool = False
     chunk_max_tokens: int = 1500
     report_retries: int = 1
+    time_limit: float | None = None  # seconds per report (GOVBRIEF_RUN_TIME_LIMIT)
+    clock: Callable[[], float] = time.monotonic
 
 
 @dataclass
@@ -350,7 +352,12 @@ class BatchRunner:
             result = run_pipeline(
                 job.input.path,
                 self.backend,
-                RunOptions(self.options.with_text, self.options.chunk_max_tokens),
+                RunOptions(
+                    self.options.with_text,
+                    self.options.chunk_max_tokens,
+                    time_limit=self.options.time_limit,
+                    clock=self.options.clock,
+                ),
             )
         except Exception as e:
             exc = e

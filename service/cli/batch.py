@@ -205,6 +205,7 @@ def batch(
         with_text=with_text,
         chunk_max_tokens=settings.chunk_max_tokens,
         report_retries=retries,
+        time_limit=settings.run_time_limit,
     )
     try:
         outdir.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ from service.files import write_atomic
 from service.ingest import sample_path
 from service.llm.errors import AuthFailed
 from service.models import Brief
-from service.pipeline import summarize_path
+from service.pipeline import RunOptions, run
 
 
 class Format(enum.StrEnum):
@@ -154,9 +154,11 @@ def summarize(
     empty = 0  # reports read fine whose LLM items were all dropped: exit 1, not 2
     for i, path in enumerate(inputs):
         try:
-            brief = summarize_path(
-                path, engine, with_text=with_text, chunk_max_tokens=settings.chunk_max_tokens
-            )
+            brief = run(
+                path,
+                engine,
+                RunOptions(with_text, settings.chunk_max_tokens, time_limit=settings.run_time_limit),
+            ).brief
         except GovbriefError as e:
             error(_message(path, e))
             failed += 1
