@@ -125,12 +125,14 @@ def test_delete_cancels_a_job(tmp_path: Path, fake: FakeOpenAI, database_url: st
     with make_client(tmp_path, fake, database_url, workers=0) as client:  # nobody runs it
         job = client.post("/v1/briefs", json={"text": SAMPLE}, headers=ASYNC).json()
         assert client.get(f"/v1/jobs/{job['id']}").json()["status"] == "queued"
+        assert "\ngovbrief_jobs_queued 1.0\n" in client.get("/metrics").text
         r = client.delete(f"/v1/jobs/{job['id']}")
         assert r.status_code == 200 and r.json()["status"] == "cancelled"
         assert client.delete(f"/v1/jobs/{job['id']}").json()["status"] == "cancelled"
         with client.stream("GET", f"/v1/jobs/{job['id']}/events") as s:
             events = [json.loads(line[5:]) for line in s.iter_lines() if line.startswith("data:")]
         assert events[-1]["status"] == "cancelled"
+        assert "\ngovbrief_jobs_queued 0.0\n" in client.get("/metrics").text
         assert client.get("/v1/jobs/nope").status_code == 404
         assert client.delete("/v1/jobs/nope").status_code == 404
     assert fake.chat_requests() == []

@@ -204,3 +204,23 @@ def test_an_idempotency_keys_answer_is_kept_for_a_day(store: Store) -> None:
     # a key used again after its day is a new answer, not a conflict
     store.put_created_under("k1", "fp-2", "b2", 1_000.0 + IDEMPOTENCY_TTL + 5)
     assert store.created_under("k1", 1_000.0 + IDEMPOTENCY_TTL + 6) == ("fp-2", "b2")
+
+
+def test_an_ended_jobs_progress_is_pruned_after_an_hour(store: Store) -> None:
+    """Progress reports are for streams; an hour after its job ended nobody reads them, and a busy
+    store would otherwise keep one row per chunk of every job forever."""
+    from service.storage.base import PROGRESS_KEPT
+
+    for i in (1, 2):
+        store.add_job(job(i), now=100.0)
+        claimed = store.claim(f"t{i}", now=100.0, lease=LEASE, max_attempts=3)
+        assert claimed is not None
+        assert store.heartbeat(claimed.id, f"t{i}", now=101.0, lease=LEASE, progress=Progress(1, 2))
+    assert store.succeed("j1", "t1", brief(1, None), now=102.0)  # j2 is still running
+    store.add_job(job(3), now=102.0 + PROGRESS_KEPT - 1)
+    assert len(store.progress_since("j1", 0)) == 1  # not an hour yet
+    store.add_job(job(4), now=102.0 + PROGRESS_KEPT + 1)
+    assert store.progress_since("j1", 0) == []
+    assert len(store.progress_since("j2", 0)) == 1  # a running job's reports stay
+    done = store.job("j1")
+    assert done is not None and done.progress == Progress(1, 2)  # the job keeps its last figures

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from service.errors import BackendError, ConfigError, EmptyBriefError, InputErro
 from service.jobs import WorkerConfig, WorkerPool
 from service.settings import Settings, get_settings
 from service.storage import open_store
+from service.storage.base import JobStatus
 
 log = logging.getLogger("govbrief.api")
 
@@ -64,6 +66,12 @@ def create_app(
     metrics = Metrics()
     briefer = Briefer(settings, store, metrics, backend_factory)
     renderer = Renderer(settings)
+    for status in (JobStatus.queued, JobStatus.running):
+        # Counted in the store, so they include jobs that `govbrief worker` processes run.
+        metrics.gauge(
+            f"govbrief_jobs_{status.value}", f"Jobs {status.value} now (every worker on this store).",
+            partial(store.count_jobs, status),
+        )  # fmt: skip
     # Job workers on threads of this process (none with --workers 0: `govbrief worker` runs them).
     pool = WorkerPool(store, briefer.backend, WorkerConfig.from_settings(settings), settings.workers)
 

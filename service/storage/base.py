@@ -182,6 +182,16 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+#: How long an ended job's progress reports are kept (for event streams that fell behind); they are
+#: pruned when the next job is added.
+PROGRESS_KEPT = 3600.0
+
+#: The pruning, for both engines (`{p}` is the engine's placeholder).
+PRUNE_PROGRESS = (
+    "DELETE FROM job_progress WHERE job_id IN (SELECT id FROM jobs "
+    "WHERE status IN ('succeeded', 'failed', 'cancelled') AND updated < {p})"
+)
+
 #: How long an Idempotency-Key's answer is kept: longer than any client retries.
 IDEMPOTENCY_TTL = 24 * 3600
 

@@ -18,6 +18,8 @@ from service.storage.base import (
     CLAIMABLE,
     IDEMPOTENCY_TTL,
     JOB_COLUMNS,
+    PROGRESS_KEPT,
+    PRUNE_PROGRESS,
     SERVER_TABLES,
     BriefFilter,
     BriefRow,
@@ -132,6 +134,7 @@ class PostgresStore:
     # --- jobs -----------------------------------------------------------------------------------
 
     def add_job(self, job: NewJob, *, now: float) -> Job:
+        self._count(PRUNE_PROGRESS.format(p="%s"), (now - PROGRESS_KEPT,))
         row = self._one(
             "INSERT INTO jobs (id, status, created, updated, filename, backend, with_text, owner, data) "
             f"VALUES (%s, 'queued', %s, %s, %s, %s, %s, %s, %s) RETURNING {JOB_COLUMNS}",

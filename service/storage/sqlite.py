@@ -23,6 +23,8 @@ from service.storage.base import (
     CLAIMABLE,
     IDEMPOTENCY_TTL,
     JOB_COLUMNS,
+    PROGRESS_KEPT,
+    PRUNE_PROGRESS,
     SERVER_TABLES,
     BriefFilter,
     BriefRow,
@@ -150,6 +152,7 @@ class SQLiteStore:
     # --- jobs -----------------------------------------------------------------------------------
 
     def add_job(self, job: NewJob, *, now: float) -> Job:
+        self._conn().execute(PRUNE_PROGRESS.format(p="?"), (now - PROGRESS_KEPT,))
         self._conn().execute(
             "INSERT INTO jobs (id, status, created, updated, filename, backend, with_text, owner, data) "
             "VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Authorized, MetricsDep, SettingsDep, StoreDep
 from service.api.metrics import CONTENT_TYPE
@@ -40,4 +41,5 @@ async def healthz(settings: SettingsDep, store: StoreDep) -> Response:
     },
 )
 async def metrics(metrics: MetricsDep) -> Response:
-    return Response(metrics.render(), media_type=CONTENT_TYPE)
+    # In a thread: some gauges are read from the store (the job counts), a query away.
+    return Response(await run_in_threadpool(metrics.render), media_type=CONTENT_TYPE)
